@@ -1,0 +1,79 @@
+"""The error types vidground raises.
+
+Every error a user can cause is a :class:`VidgroundError`. Its message is one line that says which input was wrong,
+what was expected and what to do. The shells map them once each: the CLI to exit codes (``exit_code``), the API to
+HTTP statuses (``http_status``), workers to a failed job carrying the message.
+"""
+
+from __future__ import annotations
+
+
+class VidgroundError(Exception):
+    """Base of every error vidground raises on purpose."""
+
+    exit_code: int = 2
+    http_status: int = 400
+
+
+class ConfigError(VidgroundError):
+    """A setting or option has a value vidground cannot work with."""
+
+
+class VideoDecodeError(VidgroundError):
+    """A file could not be probed or decoded as video (corrupt, truncated, empty, audio-only, not a video)."""
+
+    http_status = 422
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class DecoderBackendError(VidgroundError):
+    """A decoding backend is unknown, not installed, or failed on a file. Never silently replaced by another."""
+
+    http_status = 422
+
+    def __init__(self, backend: str, path: object | None, reason: str) -> None:
+        self.backend = backend
+        self.path = None if path is None else str(path)
+        self.reason = reason
+        where = f" on {self.path}" if self.path else ""
+        super().__init__(f"decoder backend {backend!r}{where}: {reason}")
+
+
+class SamplingError(VidgroundError):
+    """The sampling parameters cannot produce a valid frame plan for this video."""
+
+    http_status = 422
+
+
+class TimecodeError(VidgroundError, ValueError):
+    """A timecode string or value could not be formatted or parsed."""
+
+
+class ModelNotAvailable(VidgroundError):
+    """Model weights could not be found or loaded (no cache, offline, wrong path, incomplete folder)."""
+
+    http_status = 503
+
+
+class ModelOutputError(VidgroundError):
+    """The model's answer could not be turned into a result (kept raw on the error for the report)."""
+
+    http_status = 502
+
+    def __init__(self, message: str, *, raw: str = "") -> None:
+        self.raw = raw
+        super().__init__(message)
+
+
+class EvalDataError(VidgroundError):
+    """A ground-truth or predictions file for ``vidground eval`` is malformed."""
+
+
+class NotFoundError(VidgroundError):
+    """A stored object (video, job, result) does not exist."""
+
+    http_status = 404
