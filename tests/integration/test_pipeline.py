@@ -1,0 +1,376 @@
+"""The grounding and captioning pipeline end to end on real small videos, with a scripted model.
+
+The fake runner (``tests.fakes.ScriptedRunner``) answers like Qwen2.5-VL does: in seconds of *model time*,
+counted from the first sampled frame at the plan's ``sample_fps`` clock. The scripted answers for windows are
+computed from the plan each call was given, so the tests check that vidground puts them back at the right
+absolute times.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.fakes import ScriptedRunner, scripted_generation
+from tests.media import make_video
+from vidground.errors import ConfigError
+from vidground.model.base import Generation
+from vidground.model.prompts import NOT_FOUND_SENTENCE, PROMPT_VERSION
+from vidground.pipeline import caption, encode, locate, locate_encoded
+from vidground.timeline import FramePlan
+from vidground.video.probe import probe
+from vidground.video.sampling import SamplingOptions
+
+CFR_FPS = 4.0
+
+
+@pytest.fixture(scope="module")
+def short_video(tmp_path_factory):
+    """100 s at 4 fps, 64x48: one call at the default 2 fps (200 frames)."""
+    return make_video(
+        tmp_path_factory.mktemp("short") / "short.mp4",
+        width=64,
+        height=48,
+        fps=CFR_FPS,
+        n_frames=400,
+        preset="ultrafast",
+    )
+
+
+@pytest.fixture(scope="module")
+def long_video(tmp_path_factory):
+    """60 s at 5 fps: with max_frames=16 at 2 fps one call covers 8 s, so it needs windows."""
+    return make_video(
+        tmp_path_factory.mktemp("long") / "long.mp4",
+        width=64,
+        height=48,
+        fps=5.0,
+        n_frames=300,
+        preset="ultrafast",
+    )
+
+
+@pytest.fixture(scope="module")
+def vfr_video(tmp_path_factory):
+    return make_video(
+        tmp_path_factory.mktemp("vfr") / "vfr.mkv",
+        width=64,
+        height=48,
+        fps=10.0,
+        n_frames=120,
+        vfr=True,
+        preset="ultrafast",
+    )
+
+
+LONG = SamplingOptions(fps=2.0, max_frames=16)
+FAST = "fast"  # the reference resize is exact but slow; pixels do not matter to a scripted model
+
+
+def to_model_s(time_s: float, plan: FramePlan) -> float:
+    """Video seconds -> the model time a perfect model would say for this plan (clipped to what it saw)."""
+    times = plan.times_s
+    spacing = (times[-1] - times[0]) / (len(times) - 1)
+    if time_s <= times[0]:
+        position = 0.0
+    elif time_s >= times[-1]:
+        position = min(len(times) - 1 + (time_s - times[-1]) / spacing, float(len(times)))
+    else:
+        i = max(k for k, t in enumerate(times) if t <= time_s)
+        position = i + (time_s - times[i]) / (times[i + 1] - times[i])
+    return position / plan.sample_fps
+
+
+def clip_end_s(plan: FramePlan) -> float:
+    times = plan.times_s
+    return times[-1] + (times[-1] - times[0]) / (len(times) - 1)
+
+
+def grounding_responder(events: dict[str, tuple[float, float]]):
+    """Answers each prompt about the query it quotes, with the part of its event the plan's frames show."""
+
+    def respond(prompt: str, plan: FramePlan) -> str:
+        query = next(q for q in events if f"'{q}'" in prompt)
+        start_s, end_s = events[query]
+        seen_start, seen_end = max(start_s, plan.times_s[0]), min(end_s, clip_end_s(plan))
+        if seen_end <= seen_start:
+            return NOT_FOUND_SENTENCE
+        start_model_s, end_model_s = to_model_s(seen_start, plan), to_model_s(seen_end, plan)
+        return f"The given query happens in {start_model_s:.1f} - {end_model_s:.1f} seconds."
+
+    return respond
+
+
+# -- short videos: one call
+# ------------------------------------------------------------------------------------
+
+
+def test_cookbook_answer_maps_to_video_seconds(short_video):
+    runner = ScriptedRunner(answers=["The given query happens in 64.0 - 72.0 seconds."])
+    result = locate(short_video, ["seasoning the steak"], runner=runner, resize=FAST)
+    (answer,) = result.results
+    assert answer.found is True
+    (span,) = answer.spans
+    # 200 of 400 frames: sample_fps = 200 / 400 * 4 = 2.0, but the frames are round(linspace(0, 399, 200)),
+    # one
+    # every 399/199 = 2.005 source frames. Model 64.0 s is sampled frame 128 = source frame round(256.64) =
+    # 257,
+    # shown at 257 / 4 = 64.25 s; model 72.0 s is sampled frame 144 = source frame 289 = 72.25 s.
+    assert span.start_s == pytest.approx(64.25, abs=1e-6)
+    assert span.end_s == pytest.approx(72.25, abs=1e-6)
+    assert span.score == pytest.approx(0.95)
+    assert (span.start_tc, span.end_tc) == ("64.25s", "72.25s")
+    assert answer.raw == ("The given query happens in 64.0 - 72.0 seconds.",)
+    assert answer.issues == ()
+
+
+def test_several_queries_share_one_encoding_and_one_generate_call(short_video):
+    runner = ScriptedRunner(
+        answers=[
+            "The given query happens in 10.0 - 12.0 seconds.",
+            NOT_FOUND_SENTENCE,
+            "The given query happens in 80.5 - 90.0 seconds.",
+        ]
+    )
+    result = locate(short_video, ["a", "b", "c"], runner=runner, resize=FAST)
+    assert runner.n_encodes == 1
+    assert runner.n_generates == 1
+    assert len(runner.prompts[0]) == 3
+    assert [r.query for r in result.results] == ["a", "b", "c"]
+    assert [r.found for r in result.results] == [True, False, True]
+    assert result.results[2].spans[0].start_s == pytest.approx(80.5, abs=0.3)
+
+
+def test_encode_once_then_ask_twice(short_video):
+    runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", "happens in 3.0 - 4.0 seconds"])
+    clip = encode(short_video, runner=runner, resize=FAST)
+    first = locate_encoded(clip, ["x"], runner=runner)
+    second = locate_encoded(clip, ["y"], runner=runner)
+    assert runner.n_encodes == 1
+    assert first.results[0].spans[0].start_s == pytest.approx(1.0)
+    assert second.results[0].spans[0].start_s == pytest.approx(3.0)
+
+
+def test_not_found_is_explicit_and_not_an_issue(short_video):
+    runner = ScriptedRunner(answers=[NOT_FOUND_SENTENCE])
+    (answer,) = locate(short_video, ["a unicorn"], runner=runner, resize=FAST).results
+    assert answer.found is False
+    assert answer.spans == ()
+    assert answer.issues == ()
+    assert answer.raw == (NOT_FOUND_SENTENCE,)
+
+
+@pytest.mark.parametrize(
+    ("text", "issue_word"),
+    [
+        ("I am not sure what you mean.", "unreadable"),
+        ("", "empty"),
+        ("The event is somewhere in the middle of the video.", "unreadable"),
+    ],
+)
+def test_unreadable_answers_are_kept_raw_with_an_issue(short_video, text, issue_word):
+    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[text]), resize=FAST).results
+    assert answer.found is False
+    assert answer.spans == ()
+    assert answer.raw == (text,)
+    assert any(issue_word in line for line in answer.issues)
+
+
+def test_span_past_the_end_is_clamped_with_an_issue(short_video):
+    runner = ScriptedRunner(answers=["The given query happens in 90.0 - 130.0 seconds."])
+    (answer,) = locate(short_video, ["x"], runner=runner, resize=FAST).results
+    duration_s = probe(short_video).duration_s
+    (span,) = answer.spans
+    assert span.start_s == pytest.approx(90.0, abs=0.3)
+    assert span.end_s == pytest.approx(duration_s)
+    assert any("clamped" in line for line in answer.issues)
+
+
+def test_span_wholly_past_the_end_is_dropped_visibly(short_video):
+    runner = ScriptedRunner(answers=["The given query happens in 150.0 - 160.0 seconds."])
+    (answer,) = locate(short_video, ["x"], runner=runner, resize=FAST).results
+    assert answer.found is False
+    assert any("outside the video" in line for line in answer.issues)
+
+
+def test_reversed_span_is_repaired_visibly(short_video):
+    runner = ScriptedRunner(answers=["The given query happens in 72.0 - 64.0 seconds."])
+    (answer,) = locate(short_video, ["x"], runner=runner, resize=FAST).results
+    assert (answer.spans[0].start_s, answer.spans[0].end_s) == pytest.approx((64.25, 72.25))
+    assert any("reversed" in line for line in answer.issues)
+
+
+def test_recurring_event_gives_several_spans_ranked_by_score(short_video):
+    text = "The given query happens in 10.0 - 12.0 seconds and 50.0 - 55.0 seconds."
+    low_first = scripted_generation(text, prob=0.9)
+    split = text.index("50.0")
+    offsets = [sum(len(t) for t in low_first.tokens[:i]) for i in range(len(low_first.tokens))]
+    logprobs = tuple(-0.05 if at >= split else -1.0 for at in offsets)
+    gen = Generation(text=text, tokens=low_first.tokens, token_logprobs=logprobs, n_prompt_tokens=50)
+    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[gen]), resize=FAST).results
+    assert [(round(s.start_s), round(s.end_s)) for s in answer.spans] == [(50, 55), (10, 12)]
+    assert answer.spans[0].score > answer.spans[1].score
+
+
+def test_clip_range_offsets_the_answer(short_video):
+    runner = ScriptedRunner(answers=["The given query happens in 2.0 - 4.0 seconds."])
+    result = locate(
+        short_video,
+        ["x"],
+        runner=runner,
+        resize=FAST,
+        sampling=SamplingOptions(video_start=40.0, video_end=60.0),
+    )
+    (span,) = result.results[0].spans
+    assert (span.start_s, span.end_s) == pytest.approx((42.0, 44.0), abs=0.1)
+    assert runner.encoded_plans[0].start_s == pytest.approx(40.0)
+
+
+def test_vfr_answers_map_through_the_real_frame_times(vfr_video):
+    info = probe(vfr_video)
+    runner = ScriptedRunner(answers=["The given query happens in 0.0 - 1.0 seconds."])
+    locate(vfr_video, ["x"], runner=runner, resize=FAST)
+    plan = runner.encoded_plans[0]
+    k = round(plan.sample_fps * 1.0)  # model time 1.0 s is sampled frame k when sample_fps is whole
+    if abs(plan.sample_fps * 1.0 - k) > 1e-9:
+        pytest.skip(f"sample_fps {plan.sample_fps} puts 1.0 s between frames")
+    runner = ScriptedRunner(answers=[f"The given query happens in 0.0 - {k / plan.sample_fps:.4f} seconds."])
+    (answer,) = locate(vfr_video, ["x"], runner=runner, resize=FAST).results
+    expected = info.frame_times_s[plan.frames[k].index]
+    assert answer.spans[0].end_s == pytest.approx(expected, abs=1e-3)
+    assert abs(expected - k / plan.sample_fps) > 0.01  # the PTS, not the nominal clock
+
+
+def test_result_json_shape(short_video):
+    runner = ScriptedRunner(answers=["The given query happens in 1.0 - 2.5 seconds."])
+    data = locate(short_video, ["x"], runner=runner, resize=FAST, time_style="clock").to_json()
+    json.dumps(data)  # plain JSON values only
+    assert list(data) == ["video", "duration_s", "results", "provenance"]
+    (result,) = data["results"]
+    assert list(result) == ["query", "found", "spans", "raw", "issues"]
+    assert list(result["spans"][0]) == ["start_s", "end_s", "score", "start_tc", "end_tc"]
+    assert result["spans"][0]["start_tc"] == "00:00:01.000"
+    prov = data["provenance"]
+    assert prov["model_id"] == runner.model_id
+    assert prov["prompt_version"] == PROMPT_VERSION
+    assert prov["fps"] == 2.0
+    assert prov["n_frames"] == 200
+    assert prov["frame_times_s"] == runner.encoded_plans[0].times_s
+    assert prov["n_tokens"] == runner.encoded_plans[0].num_tokens
+    assert prov["sample_fps"] == pytest.approx(2.0)
+    assert prov["backend"] == "pyav" and prov["resize"] == "fast"
+    assert prov["windows"] == []
+
+
+def test_progress_reports_each_stage(short_video):
+    seen: list[tuple[str, int, int]] = []
+    runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", NOT_FOUND_SENTENCE])
+    locate(short_video, ["x", "y"], runner=runner, resize=FAST, on_progress=lambda *a: seen.append(a))
+    stages = {s for s, _, _ in seen}
+    assert stages == {"decode", "encode", "generate"}
+    assert ("decode", 200, 200) in seen
+    assert ("generate", 2, 2) in seen
+
+
+def test_queries_are_checked_before_any_work(short_video):
+    runner = ScriptedRunner()
+    with pytest.raises(ConfigError):
+        locate(short_video, [], runner=runner, resize=FAST)
+    with pytest.raises(ConfigError):
+        locate(short_video, ["ok", "  "], runner=runner, resize=FAST)
+    assert runner.n_encodes == 0
+
+
+def test_caption_reads_the_cookbook_json(short_video):
+    answer = """```json
+[
+  {"start_time": "00:23.90", "end_time": "01:35.60", "description": "A person seasons a steak."},
+  {"start_time": "00:02.00", "end_time": "00:10.50", "description": "The pan heats up."}
+]
+```"""
+    result = caption(short_video, runner=ScriptedRunner(answers=[answer]), resize=FAST)
+    assert [(c.start_s, c.end_s, c.text) for c in result.captions] == [
+        (pytest.approx(2.0), pytest.approx(10.5), "The pan heats up."),
+        (pytest.approx(23.9, abs=0.3), pytest.approx(95.6, abs=0.3), "A person seasons a steak."),
+    ]
+    assert result.raw == (answer,)
+    data = result.to_json()
+    assert list(data["captions"][0]) == ["start_s", "end_s", "text", "start_tc", "end_tc"]
+
+
+# -- long videos: coarse pass, windows, merging
+# ----------------------------------------------------------------
+
+
+def test_long_video_span_across_a_window_border_comes_out_once(long_video):
+    events = {"person opens door": (41.5, 45.5), "a unicorn": (-10.0, -5.0)}
+    runner = ScriptedRunner(respond=grounding_responder(events))
+    result = locate(long_video, list(events), runner=runner, resize=FAST, sampling=LONG)
+
+    coarse, *windows = runner.encoded_plans
+    assert len(coarse.frames) == 16 and coarse.sample_fps < 1.0  # the whole minute, thinned to fit
+    assert len(windows) >= 2
+    assert all(plan.sample_fps == pytest.approx(2.0, rel=0.15) for plan in windows)  # full target fps
+    assert all(plan.start_s >= 20.0 for plan in windows)  # only around the candidate, not the whole video
+    # the event is cut by at least one window border
+    assert any(plan.start_s < 41.5 < plan.end_s < 45.5 for plan in windows)
+
+    door, unicorn = result.results
+    assert door.found is True
+    (span,) = door.spans
+    assert span.start_s == pytest.approx(41.5, abs=0.2)
+    assert span.end_s == pytest.approx(45.5, abs=0.2)
+    assert unicorn.found is False and unicorn.spans == ()
+    assert unicorn.raw == (NOT_FOUND_SENTENCE,)
+    assert len(door.raw) == 1 + sum("'person opens door'" in p for ps in runner.prompts[1:] for p in ps)
+    prov = result.provenance.to_json()
+    assert len(prov["windows"]) == len(windows)
+    assert [p["kind"] for p in prov["passes"]] == ["coarse"] + ["window"] * len(windows)
+
+
+def test_long_video_recurring_event_in_far_apart_windows(long_video):
+    def respond(prompt: str, plan: FramePlan) -> str:
+        parts = []
+        for start_s, end_s in ((5.0, 7.0), (50.0, 53.0)):
+            lo, hi = max(start_s, plan.times_s[0]), min(end_s, clip_end_s(plan))
+            if hi > lo:
+                parts.append(f"{to_model_s(lo, plan):.1f} - {to_model_s(hi, plan):.1f} seconds")
+        return "The given query happens in " + " and ".join(parts) + "." if parts else NOT_FOUND_SENTENCE
+
+    runner = ScriptedRunner(respond=respond)
+    (answer,) = locate(long_video, ["x"], runner=runner, resize=FAST, sampling=LONG).results
+    assert sorted((round(s.start_s), round(s.end_s)) for s in answer.spans) == [(5, 7), (50, 53)]
+
+
+def test_long_video_caption_windows_are_stitched_without_seam_duplicates(long_video):
+    events = [
+        (2.0, 7.0, "A person walks in."),
+        (10.0, 25.0, "They cook for a long time."),
+        (40.0, 44.0, "They leave."),
+    ]
+
+    def respond(prompt: str, plan: FramePlan) -> str:
+        items = []
+        for start_s, end_s, text in events:
+            lo, hi = max(start_s, plan.times_s[0]), min(end_s, clip_end_s(plan))
+            if hi > lo:
+                a, b = to_model_s(lo, plan), to_model_s(hi, plan)
+                items.append(
+                    {
+                        "start_time": f"{int(a // 60):02d}:{a % 60:05.2f}",
+                        "end_time": f"{int(b // 60):02d}:{b % 60:05.2f}",
+                        "description": text,
+                    }
+                )
+        return "```json\n" + json.dumps(items, indent=2) + "\n```"
+
+    runner = ScriptedRunner(respond=respond)
+    result = caption(long_video, runner=runner, resize=FAST, sampling=LONG)
+    assert runner.n_encodes >= 5  # the minute in overlapping 8 s windows
+    assert [c.text for c in result.captions] == [text for _, _, text in events]
+    for cap, (start_s, end_s, _) in zip(result.captions, events, strict=True):
+        assert cap.start_s == pytest.approx(start_s, abs=0.2)
+        assert cap.end_s == pytest.approx(end_s, abs=0.2)
+    assert result.issues == ()
+    assert len(result.raw) == runner.n_encodes
