@@ -35,6 +35,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import vidground
 from vidground.errors import ConfigError, ModelOutputError
@@ -180,13 +181,14 @@ def locate_encoded(
     )
     results = []
     for query, answer in zip(cleaned, answers, strict=True):
-        spans, found, issues = _read_grounding(answer, clip.plan, duration_s=clip.video.duration_s)
+        spans, found, readable, issues = _read_grounding(answer, clip.plan, duration_s=clip.video.duration_s)
         ranked = _rank(spans, issues)
         results.append(
             _query_result(
                 query,
                 ranked,
                 found=found,
+                parsed=readable,
                 raw=[answer.text],
                 issues=issues,
                 fps=clip.video.fps,
@@ -201,9 +203,7 @@ def locate_encoded(
         time_style=time_style,
         passes=[("clip", clip.plan)],
     )
-    return VideoResult(
-        video=clip.path, duration_s=clip.video.duration_s, results=tuple(results), provenance=provenance
-    )
+    return VideoResult(video=clip.path, duration_s=clip.video.duration_s, results=tuple(results), provenance=provenance)
 
 
 def locate(
@@ -287,8 +287,10 @@ def locate(
     )
     candidates: list[tuple[Span, ...]] = []
     issues: list[list[str]] = []
+    readable: list[bool] = []
     for answer in coarse_answers:
-        spans, _, coarse_issues = _read_grounding(answer, coarse.plan, duration_s=video.duration_s)
+        spans, _, coarse_readable, coarse_issues = _read_grounding(answer, coarse.plan, duration_s=video.duration_s)
+        readable.append(coarse_readable)
         candidates.append(temporal_nms(spans, iou=NMS_IOU)[:max_windows])
         issues.append([f"coarse pass: {line}" for line in coarse_issues])
 
@@ -334,7 +336,8 @@ def locate(
         )
         where = f"window {window.start_s:.1f}-{window.end_s:.1f} s"
         for q, answer in zip(asked, answers, strict=True):
-            spans, _, window_issues = _read_grounding(answer, clip.plan, duration_s=video.duration_s)
+            spans, _, window_readable, window_issues = _read_grounding(answer, clip.plan, duration_s=video.duration_s)
+            readable[q] = readable[q] and window_readable
             pieces[q].append(WindowSpans(window, spans))
             raw[q].append(answer.text)
             issues[q].extend(f"{where}: {line}" for line in window_issues)
@@ -356,6 +359,7 @@ def locate(
                 query,
                 merged,
                 found=bool(merged),
+                parsed=readable[q],
                 raw=raw[q],
                 issues=issues[q],
                 fps=video.fps,
@@ -365,9 +369,7 @@ def locate(
     provenance = _provenance(
         runner, options, backend=coarse.backend, resize=coarse.resize, time_style=time_style, passes=passes
     )
-    return VideoResult(
-        video=str(path), duration_s=video.duration_s, results=tuple(results), provenance=provenance
-    )
+    return VideoResult(video=str(path), duration_s=video.duration_s, results=tuple(results), provenance=provenance)
 
 
 def caption(
@@ -395,9 +397,7 @@ def caption(
     options = sampling or SamplingOptions()
     video = probe(path)
     window_s = _window_length_s(video, options)
-    first, last = frame_range(
-        video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end
-    )
+    first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
     range_start_s, range_end_s = _frame_time_s(video, first), _frame_time_s(video, last)
     windows = (
         (None,)
@@ -440,9 +440,7 @@ def caption(
         (answer,) = _generate(
             runner, clip.encoded, [caption_prompt()], max_new_tokens=max_new_tokens, on_progress=on_progress
         )
-        spans, _, answer_issues = _read_grounding(
-            answer, clip.plan, duration_s=video.duration_s, scores=False
-        )
+        spans, _, _, answer_issues = _read_grounding(answer, clip.plan, duration_s=video.duration_s, scores=False)
         prefix = "" if window_s is None else f"window {window.start_s:.1f}-{window.end_s:.1f} s: "
         issues.extend(prefix + line for line in answer_issues)
         raw.append(answer.text)
@@ -493,9 +491,7 @@ def _window_length_s(video: VideoProbe, options: SamplingOptions) -> float | Non
         max_tokens=budget_tokens,
         min_frame_pixels=options.min_pixels or DEFAULT_MIN_PIXELS,
     )
-    first, last = frame_range(
-        video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end
-    )
+    first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
     wanted_frames = (last - first + 1) / video.fps * fps
     return window_s if wanted_frames > window_s * fps else None
 
@@ -597,45 +593,45 @@ def _generate(
     progress = None if on_progress is None else _stage(on_progress, "generate")
     answers = runner.generate(encoded, prompts, max_new_tokens=max_new_tokens, on_progress=progress)
     if len(answers) != len(prompts):
-        raise ModelOutputError(
-            f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}"
-        )
+        raise ModelOutputError(f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}")
     return answers
 
 
-def _read_grounding(
-    answer: Generation, plan: FramePlan, *, duration_s: float, scores: bool = True
-) -> tuple[tuple[Span, ...], bool, list[str]]:
-    """Parse one answer, score its spans, map them to video time: (spans, model said found, issue lines).
+class _Reading(NamedTuple):
+    spans: tuple[Span, ...]
+    found: bool  # the answer named at least one span
+    readable: bool  # spans, or an explicit "does not occur": the answer was understood
+    issues: list[str]
+
+
+def _read_grounding(answer: Generation, plan: FramePlan, *, duration_s: float, scores: bool = True) -> _Reading:
+    """Parse one answer, score its spans, map them to video time.
 
     "Not found" is not an issue when the model said so in words or with an empty JSON list (``[]``, a window
-    with no events to caption); an answer that could not be read is.
+    with no events to caption); an answer that could not be read is, and is marked not ``readable``.
     """
     parsed = parse_spans(answer.text)
     issues = list(parsed.issues)
     if not parsed.found:
         empty_list = answer.text.strip().removeprefix("```json").strip("`").strip() == "[]"
-        if parsed.reason != NEGATION_REASON and not empty_list:
+        readable = parsed.reason == NEGATION_REASON or empty_list
+        if not readable:
             issues.append(f"unreadable answer: {parsed.reason}")
-        return (), False, issues
+        return _Reading((), False, readable, issues)
     spans = parsed.spans
     if scores:
-        values = span_scores(
-            spans, text=answer.text, tokens=answer.tokens, token_logprobs=answer.token_logprobs
-        )
+        values = span_scores(spans, text=answer.text, tokens=answer.tokens, token_logprobs=answer.token_logprobs)
         spans = tuple(replace(s, score=v) for s, v in zip(spans, values, strict=True))
     mapped, map_issues = map_spans(spans, plan, duration_s=duration_s)
     issues.extend(map_issues)
-    return mapped, True, issues
+    return _Reading(mapped, True, True, issues)
 
 
 def _rank(spans: Sequence[Span], issues: list[str]) -> tuple[Span, ...]:
     """Best first; near-duplicates (IoU >= 0.5) are fused into the better one, with a note."""
     kept = temporal_nms(spans, iou=NMS_IOU)
     if len(kept) < len(spans):
-        issues.append(
-            f"{len(spans) - len(kept)} span(s) overlapping a better one by IoU >= {NMS_IOU} left out"
-        )
+        issues.append(f"{len(spans) - len(kept)} span(s) overlapping a better one by IoU >= {NMS_IOU} left out")
     return kept
 
 
@@ -644,6 +640,7 @@ def _query_result(
     spans: Sequence[Span],
     *,
     found: bool,
+    parsed: bool,
     raw: Sequence[str],
     issues: Sequence[str],
     fps: float,
@@ -652,6 +649,7 @@ def _query_result(
     return QueryResult(
         query=query,
         found=found and bool(spans),
+        parsed=parsed,
         spans=tuple(SpanResult.from_span(s, fps=fps, style=time_style) for s in spans),
         raw=tuple(raw),
         issues=tuple(issues),

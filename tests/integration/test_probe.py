@@ -1,0 +1,131 @@
+"""probe() on generated videos whose facts are known, on real samples, and on broken inputs."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from tests.media import vfr_durations_ms
+from vidground.errors import VideoDecodeError
+from vidground.video.probe import is_vfr, probe
+
+
+def test_cfr_video_facts(cfr_video: Path) -> None:
+    info = probe(cfr_video)
+    assert (info.n_frames, info.width, info.height, info.codec) == (90, 160, 96, "h264")
+    assert info.fps == 30.0
+    assert info.duration_s == pytest.approx(3.0)
+    assert not info.vfr and not info.has_audio and info.rotation_deg == 0
+    assert info.frame_times_s == pytest.approx([i / 30 for i in range(90)], abs=1e-9)
+    assert info.keyframe_indices == (0, 30, 60)
+    assert info.path == str(cfr_video)
+
+
+def test_25fps_video(cfr25_video: Path) -> None:
+    info = probe(cfr25_video)
+    assert (info.n_frames, info.fps) == (50, 25.0)
+    assert info.duration_s == pytest.approx(2.0)
+    assert info.frame_times_s[1] == pytest.approx(0.04)
+
+
+def test_vfr_is_judged_from_pts_and_times_are_exact(vfr_video: Path) -> None:
+    info = probe(vfr_video)
+    starts_ms = [0, *itertools.accumulate(vfr_durations_ms(60))][:60]
+    assert info.vfr
+    assert info.n_frames == 60
+    assert info.frame_times_s == pytest.approx([ms / 1000 for ms in starts_ms], abs=1e-6)
+    # the last frame's own duration is the container's guess: only its start is known exactly
+    assert info.frame_times_s[-1] < info.duration_s <= info.frame_times_s[-1] + 0.1
+    # the average rate decoders report (decord's, which qwen-vl-utils samples with), ~ frames / duration
+    import decord
+
+    assert info.fps == decord.VideoReader(str(vfr_video)).get_avg_fps()
+    assert info.fps == pytest.approx(60 / info.duration_s, rel=0.03)
+
+
+def test_rotated_video_reports_displayed_size(rotated_video: Path) -> None:
+    info = probe(rotated_video)
+    assert info.rotation_deg == 90
+    assert (info.width, info.height) == (96, 160)
+
+
+def test_odd_and_tiny_sizes(odd_size_video: Path, tiny_video: Path) -> None:
+    odd = probe(odd_size_video)
+    assert (odd.width, odd.height, odd.n_frames, odd.fps) == (333, 197, 30, 25.0)
+    tiny = probe(tiny_video)
+    assert (tiny.width, tiny.height, tiny.n_frames) == (32, 24, 20)
+
+
+def test_audio_presence(audio_video: Path, cfr_video: Path) -> None:
+    assert probe(audio_video).has_audio
+    assert not probe(cfr_video).has_audio
+
+
+def test_long_video(long_video: Path) -> None:
+    info = probe(long_video)
+    assert info.n_frames == 1800
+    assert info.duration_s == pytest.approx(60.0)
+    assert info.keyframe_indices == tuple(range(0, 1800, 60))
+    assert info.frame_times_s[-1] == pytest.approx(1799 / 30)
+
+
+def test_single_frame_video_probes(broken_videos: dict[str, Path]) -> None:
+    info = probe(broken_videos["single_frame"])
+    assert info.n_frames == 1
+    assert info.frame_times_s == (0.0,)
+
+
+def test_real_sample_matches_decord(bikes_video: Path) -> None:
+    import decord
+
+    info = probe(bikes_video)
+    reader = decord.VideoReader(str(bikes_video))
+    assert (info.width, info.height, info.fps) == (640, 272, 25.0)
+    assert info.n_frames == len(reader) == 250
+    assert info.fps == reader.get_avg_fps()
+    decord_times = reader.get_frame_timestamp(list(range(len(reader))))[:, 0]
+    assert max(abs(a - b) for a, b in zip(info.frame_times_s, decord_times, strict=True)) < 1e-3
+    assert len(info.keyframe_indices) > 1  # shot cuts add keyframes
+
+
+def test_summary_is_json_ready(bigbuckbunny_video: Path) -> None:
+    summary = probe(bigbuckbunny_video).summary()
+    assert summary["has_audio"] is True
+    assert (summary["width"], summary["height"]) == (1280, 720)
+
+
+@pytest.mark.parametrize(
+    ("name", "needle"),
+    [
+        ("empty", "empty (0 bytes)"),
+        ("truncated", "corrupt, truncated or not a video"),
+        ("truncated_faststart", "truncated"),
+        ("random_bytes", "corrupt, truncated or not a video"),
+        ("text", "text file"),
+        ("audio_only", "audio-only"),
+        ("absurd_size", "20000x16"),
+    ],
+)
+def test_broken_inputs_raise_one_line_errors(broken_videos: dict[str, Path], name: str, needle: str) -> None:
+    path = broken_videos[name]
+    with pytest.raises(VideoDecodeError) as info:
+        probe(path)
+    message = str(info.value)
+    assert needle in message
+    assert info.value.path == str(path)
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(VideoDecodeError, match="file not found"):
+        probe(tmp_path / "nope.mp4")
+
+
+@pytest.mark.parametrize(
+    ("steps", "expected"),
+    [([512, 512, 512], False), ([33, 34, 33, 34], False), ([20, 50, 33], True), ([512], False)],
+)
+def test_is_vfr(steps: list[int], expected: bool) -> None:
+    assert is_vfr(steps) is expected

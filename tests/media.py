@@ -1,0 +1,244 @@
+"""Test media made with PyAV: videos whose frames encode their own index, plus deliberately broken files.
+
+Every generated video frame carries its source frame number as a 4×4 grid of big black/white cells (12 data
+bits and four corner markers), so a test can read back which frame a decoder really returned, after
+compression, resizing and rotation. The grid is drawn in the *displayed* orientation; for a rotated video the
+stored picture is turned the other way, so only a decoder that applies the rotation metadata gets a readable
+frame back.
+
+Used by ``tests/conftest.py`` and by ``benchmarks/frames.py``; no network, no system ffmpeg.
+"""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+GRID = 4
+# Corner cells: top-left white, the other three black. Any rotation or flip moves the white corner, so a frame
+# read in the wrong orientation fails the marker check instead of yielding a wrong number.
+_MARKERS = {(0, 0): 1, (0, GRID - 1): 0, (GRID - 1, 0): 0, (GRID - 1, GRID - 1): 0}
+_DATA_CELLS = [(r, c) for r in range(GRID) for c in range(GRID) if (r, c) not in _MARKERS]
+MAX_INDEX = 2 ** len(_DATA_CELLS) - 1  # 4095
+
+
+def _cell_edges(size: int) -> list[int]:
+    return [round(i * size / GRID) for i in range(GRID + 1)]
+
+
+def render_index_frame(index: int, width: int, height: int) -> np.ndarray:
+    """Draw frame ``index`` as an RGB picture.
+
+    Args:
+        index: frame number to encode, 0..4095.
+        width, height: picture size in pixels (at least 16×16).
+
+    Returns:
+        uint8 array (height, width, 3): each grid cell's centre is white (bit 1) or black (bit 0); the cell
+        borders carry a gradient that moves with ``index``, so consecutive frames differ like real motion
+        does.
+    """
+    if not 0 <= index <= MAX_INDEX:
+        raise ValueError(f"frame index must be in 0..{MAX_INDEX}, got {index}")
+    bits = {cell: (index >> k) & 1 for k, cell in enumerate(_DATA_CELLS)}
+    bits.update(_MARKERS)
+    xs = np.arange(width)[None, :]
+    ys = np.arange(height)[:, None]
+    texture = ((xs * 3 + ys * 2 + index * 5) % 256).astype(np.uint8)  # (H, W)
+    out = np.repeat(texture[:, :, None], 3, axis=2)
+    out[:, :, 1] = 255 - texture
+    rows, cols = _cell_edges(height), _cell_edges(width)
+    for (r, c), bit in bits.items():
+        y0, y1, x0, x1 = rows[r], rows[r + 1], cols[c], cols[c + 1]
+        my, mx = (y1 - y0) // 6, (x1 - x0) // 6  # keep a thin moving border around each cell's centre
+        out[y0 + my : y1 - my, x0 + mx : x1 - mx] = 255 if bit else 0
+    return out
+
+
+def read_frame_index(frame: object) -> int:
+    """Read back the index drawn by :func:`render_index_frame`.
+
+    Args:
+        frame: uint8 (3, H, W) tensor or array (CHW, as decode returns), or an (H, W, 3) array.
+
+    Returns:
+        The frame number.
+
+    Raises:
+        ValueError: the corner markers do not match (wrong orientation, wrong colours, or not an index frame).
+    """
+    arr = np.asarray(frame.numpy() if hasattr(frame, "numpy") else frame)
+    if arr.ndim != 3:
+        raise ValueError(f"expected a 3-D frame, got shape {arr.shape}")
+    hwc = arr if arr.shape[-1] == 3 and arr.shape[0] != 3 else arr.transpose(1, 2, 0)
+    gray = hwc.astype(np.float32).mean(axis=2)
+    rows, cols = _cell_edges(gray.shape[0]), _cell_edges(gray.shape[1])
+    values: dict[tuple[int, int], int] = {}
+    for r in range(GRID):
+        for c in range(GRID):
+            y0, y1, x0, x1 = rows[r], rows[r + 1], cols[c], cols[c + 1]
+            qy, qx = max((y1 - y0) // 3, 0), max((x1 - x0) // 3, 0)
+            centre = gray[y0 + qy : max(y1 - qy, y0 + qy + 1), x0 + qx : max(x1 - qx, x0 + qx + 1)]
+            values[(r, c)] = int(centre.mean() > 127.5)
+    if any(values[cell] != bit for cell, bit in _MARKERS.items()):
+        raise ValueError(f"corner markers {[values[c] for c in _MARKERS]} != {list(_MARKERS.values())}")
+    return sum(values[cell] << k for k, cell in enumerate(_DATA_CELLS))
+
+
+def vfr_durations_ms(n_frames: int, seed: int = 7) -> list[int]:
+    """Irregular frame durations in milliseconds (20..80 ms), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return [int(d) for d in rng.choice([20, 33, 40, 50, 80], size=n_frames)]
+
+
+def make_video(
+    path: str | os.PathLike[str],
+    *,
+    width: int,
+    height: int,
+    fps: float,
+    n_frames: int,
+    gop: int | None = None,
+    vfr: bool = False,
+    rotate: int = 0,
+    audio: bool = False,
+    codec: str = "libx264",
+    preset: str = "veryfast",
+    pix_fmt: str | None = None,
+    faststart: bool = False,
+    index_every: int = 1,
+    x264_params: str = "",
+) -> Path:
+    """Encode a video whose frames show their own index (see :func:`render_index_frame`).
+
+    Args:
+        path: output file; the container follows the extension (``.mp4``, ``.mkv``, ...).
+        width, height: *displayed* size in pixels. Odd sizes are stored as yuv444p (x264 needs even sizes for
+            4:2:0).
+        fps: nominal frame rate; with ``vfr`` the frame durations are irregular instead
+            (``vfr_durations_ms``).
+        n_frames: number of frames (at most 4096, the bar code's range, unless ``index_every`` > 1).
+        gop: keyframe interval in frames (scene-cut keyframes off); None = the encoder's default.
+        rotate: clockwise degrees the stored picture must be turned for display (0, 90, 180, 270), written as
+            a display matrix; the stored picture is drawn turned the other way so the displayed one is
+            upright.
+        audio: add a mono AAC track (a quiet tone) covering the video.
+        preset: x264 preset; ``veryfast`` keeps B-frames (non-reference pictures), ``ultrafast`` has none.
+        pix_fmt: override the stored pixel format.
+        faststart: put the MP4 index (moov) before the media data.
+        x264_params: extra libx264 options, ``key=value`` joined by ``:`` (e.g. ``bframes=2``).
+        index_every: redraw the bar code only every this many frames (the benchmark's long files reuse
+            pictures).
+
+    Returns:
+        ``path`` as a Path.
+    """
+    import av
+
+    path = Path(path)
+    if rotate % 90 or rotate not in (0, 90, 180, 270):
+        raise ValueError(f"rotate must be 0, 90, 180 or 270, got {rotate}")
+    stored_w, stored_h = (height, width) if rotate in (90, 270) else (width, height)
+    options = {"movflags": "+faststart"} if faststart else {}
+    with av.open(str(path), "w", options=options) as container:
+        rate = Fraction(fps).limit_denominator(1001)
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height = stored_w, stored_h
+        stream.pix_fmt = pix_fmt or ("yuv444p" if stored_w % 2 or stored_h % 2 else "yuv420p")
+        if codec == "libx264":
+            params = ":".join(p for p in ("scenecut=0" if gop else "", x264_params) if p)
+            stream.options = {"preset": preset, **({"x264-params": params} if params else {})}
+        if gop:
+            stream.codec_context.gop_size = gop
+        if rotate:
+            stream.set_display_rotation(-rotate)  # PyAV takes counter-clockwise degrees
+        time_base = Fraction(1, 1000) if vfr else 1 / rate
+        stream.codec_context.time_base = time_base
+        durations = vfr_durations_ms(n_frames) if vfr else [1] * n_frames
+        audio_stream = container.add_stream("aac", rate=16000, layout="mono") if audio else None
+
+        pts = 0
+        frame = None
+        for i in range(n_frames):
+            if frame is None or i % index_every == 0:
+                display = render_index_frame(i // index_every % (MAX_INDEX + 1), width, height)
+                picture = np.ascontiguousarray(np.rot90(display, k=rotate // 90))
+                # Converted once per picture: the encoder copies frames, so repeats reuse it with a new PTS.
+                frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format=stream.pix_fmt)
+            frame.pts, frame.time_base = pts, time_base
+            pts += durations[i]
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+        if audio_stream is not None:
+            seconds = float(pts * time_base)
+            n_chunks = int(seconds * 16000 / 1024) + 1
+            t = np.arange(1024, dtype=np.float32) / 16000
+            for k in range(n_chunks):
+                samples = 0.1 * np.sin(2 * np.pi * 440 * (t + k * 1024 / 16000), dtype=np.float32)
+                aframe = av.AudioFrame.from_ndarray(samples[None, :], format="fltp", layout="mono")
+                aframe.sample_rate, aframe.pts = 16000, k * 1024
+                for packet in audio_stream.encode(aframe):
+                    container.mux(packet)
+            for packet in audio_stream.encode():
+                container.mux(packet)
+    return path
+
+
+def make_audio_only(path: str | os.PathLike[str], seconds: float = 1.0) -> Path:
+    """An MP4 with one AAC track and no video."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16000, layout="mono")
+        for k in range(int(seconds * 16000 / 1024) + 1):
+            aframe = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            aframe.sample_rate, aframe.pts = 16000, k * 1024
+            for packet in stream.encode(aframe):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def make_broken_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
+    """Write the broken inputs probe must refuse, plus a valid single-frame video.
+
+    Returns:
+        name → path for ``empty`` (0 bytes), ``truncated`` (first half of an MP4 whose index is at the end),
+        ``truncated_faststart`` (first half of an MP4 whose index is at the front), ``random_bytes`` (.mp4),
+        ``text`` (a .txt file), ``audio_only``, ``absurd_size`` (a Y4M header claiming 20000×16) and
+        ``single_frame`` (valid; probe accepts it, sampling refuses it later).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+    out["empty"] = folder / "empty.mp4"
+    out["empty"].write_bytes(b"")
+
+    whole = make_video(folder / "whole.mp4", width=64, height=48, fps=30, n_frames=60)
+    data = whole.read_bytes()
+    out["truncated"] = folder / "truncated.mp4"
+    out["truncated"].write_bytes(data[: len(data) // 2])
+    whole_fs = make_video(folder / "whole_fs.mp4", width=64, height=48, fps=30, n_frames=60, faststart=True)
+    data = whole_fs.read_bytes()
+    out["truncated_faststart"] = folder / "truncated_faststart.mp4"
+    out["truncated_faststart"].write_bytes(data[: len(data) // 2])
+
+    out["random_bytes"] = folder / "random.mp4"
+    out["random_bytes"].write_bytes(
+        np.random.default_rng(3).integers(0, 256, 20_000, dtype=np.uint8).tobytes()
+    )
+    out["text"] = folder / "notes.txt"
+    out["text"].write_text("This is not a video.\nJust some notes about one.\n" * 20)
+    out["audio_only"] = make_audio_only(folder / "audio_only.mp4")
+    out["absurd_size"] = folder / "absurd_size.y4m"
+    out["absurd_size"].write_bytes(b"YUV4MPEG2 W20000 H16 F30:1 Ip A1:1 C420jpeg\n")
+    out["single_frame"] = make_video(folder / "single_frame.mp4", width=64, height=48, fps=30, n_frames=1)
+    return out

@@ -1,0 +1,410 @@
+"""Decode a :class:`FramePlan`'s frames into a model-ready uint8 tensor, through a backend chosen by name.
+
+Two backends, picked explicitly (``pyav`` or ``decord``); an unknown or failing backend raises
+:class:`DecoderBackendError` naming it and the file — never a silent switch to the other one. Both return the
+same frame numbers, the same PTS and the same pixels for the same plan. Each frame is rotated upright and
+resized to the plan's size as soon as it is decoded, so a full-resolution array of all sampled frames never
+exists.
+
+The PyAV path is the fast one (spec section 12): one forward pass; a seek only when the next target lies in a
+later GOP than the packets already sent; frame threading; and H.264 packets that no other picture references
+(``nal_ref_idc == 0`` in every NAL unit) are not sent to the decoder unless they are targets themselves.
+Dropping them cannot change any other picture, because no other picture predicts from them.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from vidground.errors import ConfigError, DecoderBackendError, SamplingError
+from vidground.settings import DecoderName, ResizeMode
+from vidground.timeline import FramePlan, SampledFrame, VideoProbe
+from vidground.video.probe import probe as probe_video
+from vidground.video.probe import pts_to_seconds, stream_origin_pts
+from vidground.video.resize import resize_frame
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class DecodedVideo:
+    """The plan's frames, decoded, upright and resized.
+
+    ``frames`` is uint8 (T, 3, H, W) at the plan's size, in plan order. ``sampled[i]`` is frame ``i``'s source
+    index and its PTS in seconds, read from the decoded frame itself. ``frames_decoded`` counts the pictures
+    the decoder had to decode to produce them (None where the backend does not say, as with decord).
+    """
+
+    frames: torch.Tensor
+    sampled: tuple[SampledFrame, ...]
+    backend: str
+    frames_decoded: int | None = None
+
+
+class FrameDecoder(Protocol):
+    """A decoding backend: turns a plan into upright, resized frames."""
+
+    name: str
+
+    def decode(
+        self,
+        path: Path,
+        plan: FramePlan,
+        probe: VideoProbe,
+        *,
+        resize: ResizeMode,
+        threads: int,
+        on_progress: ProgressCallback | None,
+    ) -> DecodedVideo:
+        """Decode ``plan``'s frames of ``path`` (``probe`` is its probe). Raises DecoderBackendError."""
+        ...
+
+
+def decode_frames(
+    path: str | os.PathLike[str],
+    plan: FramePlan,
+    *,
+    backend: DecoderName | str = DecoderName.PYAV,
+    resize: ResizeMode | str = ResizeMode.REFERENCE,
+    threads: int = 2,
+    probe: VideoProbe | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> DecodedVideo:
+    """Decode the frames a plan picked, rotated upright and resized to the plan's size.
+
+    Args:
+        path: the video file the plan was made for.
+        plan: which source frames (``plan.indices``, presentation order) and the target ``height``×``width``.
+        backend: ``pyav`` or ``decord``.
+        resize: ``reference`` (qwen-vl-utils' pixels) or ``fast`` (see :mod:`vidground.video.resize`).
+        threads: decoder threads (0 = the library's choice).
+        probe: the file's probe if already made (saves a demux pass).
+        on_progress: called as ``on_progress(done, total)`` after each decoded target frame.
+
+    Returns:
+        A :class:`DecodedVideo` with ``frames`` uint8 (T, 3, plan.height, plan.width).
+
+    Raises:
+        DecoderBackendError: unknown backend, or the backend failed on this file.
+        VideoDecodeError: the file cannot be probed (missing, corrupt, not a video).
+        ConfigError: unknown resize mode.
+        SamplingError: the plan does not fit this video (index out of range, empty plan, bad size).
+    """
+    decoder = get_decoder(backend, path)
+    try:
+        resize_mode = ResizeMode(resize)
+    except ValueError:
+        choices = ", ".join(m.value for m in ResizeMode)
+        raise ConfigError(f"resize mode must be one of {choices}, got {resize!r}") from None
+    file = Path(path)
+    info = probe if probe is not None else probe_video(file)
+    _check_plan(file, plan, info)
+    return decoder.decode(file, plan, info, resize=resize_mode, threads=threads, on_progress=on_progress)
+
+
+def get_decoder(name: DecoderName | str, path: object | None = None) -> FrameDecoder:
+    """The backend registered under ``name``. Raises DecoderBackendError for an unknown name."""
+    factory = _BACKENDS.get(str(name))
+    if factory is None:
+        known = ", ".join(sorted(_BACKENDS))
+        raise DecoderBackendError(str(name), path, f"unknown decoder backend; expected one of {known}")
+    return factory()
+
+
+def _check_plan(file: Path, plan: FramePlan, info: VideoProbe) -> None:
+    if not plan.frames:
+        raise SamplingError(f"{file}: the frame plan is empty; expected at least one frame")
+    if plan.height <= 0 or plan.width <= 0:
+        raise SamplingError(f"{file}: plan size {plan.width}x{plan.height} must be positive")
+    bad = [i for i in plan.indices if not 0 <= i < info.n_frames]
+    if bad:
+        raise SamplingError(
+            f"{file}: plan frame index {bad[0]} is outside the video's 0..{info.n_frames - 1}; "
+            "was the plan made for another file?"
+        )
+
+
+def _upright(frame_hwc: np.ndarray, rotation_deg: int) -> np.ndarray:
+    """Turn a stored (H, W, 3) picture clockwise by ``rotation_deg`` (np.rot90 turns counter-clockwise)."""
+    return np.rot90(frame_hwc, k=-(rotation_deg // 90)) if rotation_deg else frame_hwc
+
+
+def _slots(plan: FramePlan) -> dict[int, list[int]]:
+    """Source index → positions in the plan (a plan may repeat an index)."""
+    slots: dict[int, list[int]] = {}
+    for pos, idx in enumerate(plan.indices):
+        slots.setdefault(idx, []).append(pos)
+    return slots
+
+
+class _Output:
+    """Preallocated (T, 3, H, W) result, filled frame by frame."""
+
+    def __init__(
+        self, plan: FramePlan, resize: ResizeMode, rotation_deg: int, on_progress: ProgressCallback | None
+    ):
+        self.plan, self.resize, self.rotation_deg, self.on_progress = plan, resize, rotation_deg, on_progress
+        self.frames = torch.empty((len(plan.frames), 3, plan.height, plan.width), dtype=torch.uint8)
+        self.slots = _slots(plan)
+        self.times_s: dict[int, float] = {}
+        self.done = 0
+
+    def put(self, index: int, frame_hwc: np.ndarray, time_s: float) -> None:
+        chw = resize_frame(
+            _upright(frame_hwc, self.rotation_deg), self.plan.height, self.plan.width, self.resize
+        )
+        for pos in self.slots[index]:
+            self.frames[pos] = chw
+        self.times_s[index] = time_s
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, len(self.slots))
+
+    def result(self, backend: str, frames_decoded: int | None) -> DecodedVideo:
+        sampled = tuple(SampledFrame(index=i, time_s=self.times_s[i]) for i in self.plan.indices)
+        return DecodedVideo(
+            frames=self.frames, sampled=sampled, backend=backend, frames_decoded=frames_decoded
+        )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# PyAV
+
+
+def h264_is_disposable(data: bytes, length_size: int) -> bool:
+    """True when an AVCC (length-prefixed) H.264 access unit holds only ``nal_ref_idc == 0`` NAL units.
+
+    Such a picture is never used to predict another, so skipping it leaves every other picture bit-exact.
+    The NAL header byte is ``forbidden_zero(1) | nal_ref_idc(2) | nal_unit_type(5)``.
+    Example (length_size 4): ``00 00 00 02 | 01 9e`` is one non-reference slice (0x01 → ref_idc 0, type 1) →
+    True; ``00 00 00 02 | 41 9a`` is a reference slice (0x41 → ref_idc 2) → False. Malformed data → False.
+    """
+    pos, n = 0, len(data)
+    seen = False
+    while pos + length_size < n:
+        size = int.from_bytes(data[pos : pos + length_size], "big")
+        header = data[pos + length_size]
+        if size == 0 or pos + length_size + size > n or header & 0x80:
+            return False
+        if (header >> 5) & 0x3:
+            return False
+        seen = True
+        pos += length_size + size
+    return seen and pos == n
+
+
+def _avcc_length_size(stream: Any) -> int | None:
+    """NAL length-prefix size of an H.264 stream stored as AVCC (MP4/MKV), or None (Annex B, other codecs)."""
+    extradata = stream.codec_context.extradata
+    if stream.codec_context.name != "h264" or not extradata or len(extradata) < 7 or extradata[0] != 1:
+        return None
+    return int(extradata[4] & 0x3) + 1
+
+
+class PyAVDecoder:
+    """Forward decoding with GOP-aware seeks and non-reference packet skipping (the fast path)."""
+
+    name = DecoderName.PYAV.value
+
+    def decode(
+        self,
+        path: Path,
+        plan: FramePlan,
+        probe: VideoProbe,
+        *,
+        resize: ResizeMode,
+        threads: int,
+        on_progress: ProgressCallback | None,
+    ) -> DecodedVideo:
+        import av
+
+        out = _Output(plan, resize, probe.rotation_deg, on_progress)
+        try:
+            with av.open(str(path)) as container:
+                frames_decoded = self._run(container, path, probe, out, threads)
+        except av.error.FFmpegError as exc:
+            raise DecoderBackendError(
+                self.name, path, f"decoding failed ({exc}); the file may be corrupt"
+            ) from exc
+        missing = [i for i in sorted(out.slots) if i not in out.times_s]
+        if missing:
+            raise DecoderBackendError(
+                self.name, path, f"frame {missing[0]} never came out of the decoder; the file may be corrupt"
+            )
+        logger.debug(
+            "pyav decoded path=%s targets=%d frames_decoded=%d", path, len(out.slots), frames_decoded
+        )
+        return out.result(self.name, frames_decoded)
+
+    def _run(self, container: Any, path: Path, probe: VideoProbe, out: _Output, threads: int) -> int:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        ctx.thread_type = "AUTO"
+        ctx.thread_count = max(0, threads)
+        time_base: Fraction = stream.time_base
+        origin = stream_origin_pts(stream)
+        index_of_time = {t: i for i, t in enumerate(probe.frame_times_s)}
+        keyframes = list(probe.keyframe_indices) or [0]
+        length_size = _avcc_length_size(stream)
+        targets = sorted(out.slots)
+        next_t = 0  # position in targets of the next frame still to emit
+        max_sent = -1  # highest presentation index sent to the decoder since the last seek
+        sought: set[int] = set()
+        check_landing: int | None = (
+            None  # after a seek: the keyframe the demuxer should have landed on (or before)
+        )
+        sent = 0
+
+        def keyframe_at_or_before(index: int) -> int:
+            pos = bisect.bisect_right(keyframes, index) - 1
+            return keyframes[max(pos, 0)]
+
+        def emit(frames: list[Any]) -> None:
+            nonlocal next_t
+            for frame in frames:
+                if frame.pts is None:
+                    continue
+                time_s = pts_to_seconds(frame.pts, origin, time_base)
+                index = index_of_time.get(time_s)
+                if index is None or next_t >= len(targets) or index < targets[next_t]:
+                    continue
+                if index > targets[next_t]:
+                    raise DecoderBackendError(
+                        self.name,
+                        path,
+                        f"frame {targets[next_t]} was skipped by the decoder (got {index} after it)",
+                    )
+                out.put(index, frame.to_ndarray(format="rgb24"), time_s)
+                next_t += 1
+
+        def seek_to(index: int) -> Iterator[Any]:
+            ctx.flush_buffers()
+            seek_pts = origin + round(Fraction(probe.frame_times_s[index]) / time_base)
+            container.seek(seek_pts, backward=True, any_frame=False, stream=stream)
+            demuxed: Iterator[Any] = container.demux(stream)
+            return demuxed
+
+        packets = container.demux(stream)
+        start_key = keyframe_at_or_before(targets[0])
+        if start_key > 0:
+            sought.add(start_key)
+            check_landing = start_key
+            packets = seek_to(start_key)
+        while next_t < len(targets):
+            packet = next(packets, None)
+            if packet is None:
+                break
+            if packet.size == 0:
+                continue
+            index = (
+                None
+                if packet.pts is None
+                else index_of_time.get(pts_to_seconds(packet.pts, origin, time_base))
+            )
+            if index is not None and check_landing is not None:
+                landed_past = index > check_landing
+                check_landing = None
+                if landed_past:
+                    # The container's index put us after the keyframe we asked for: restart from the
+                    # beginning.
+                    max_sent = -1
+                    packets = seek_to(0)
+                    continue
+            if index is not None:
+                key = keyframe_at_or_before(targets[next_t])
+                if index < key and max_sent < key and key not in sought:
+                    # The next target is in a later GOP than anything sent: jump there instead of decoding up
+                    # to it.
+                    sought.add(key)
+                    max_sent = -1
+                    check_landing = key
+                    packets = seek_to(key)
+                    continue
+                if (
+                    length_size is not None
+                    and index not in out.slots
+                    and h264_is_disposable(bytes(packet), length_size)
+                ):
+                    continue
+                max_sent = max(max_sent, index)
+            sent += 1
+            emit(ctx.decode(packet))
+        if next_t < len(targets):
+            emit(ctx.decode(None))
+        return sent
+
+
+# -------------------------------------------------------------------------------------------------------
+# decord
+
+_DECORD_CHUNK = 16  # frames fetched per get_batch: bounds the full-resolution memory to 16 frames
+
+
+class DecordDecoder:
+    """decord's ``VideoReader.get_batch`` in chunks, each rotated and resized before the next is read."""
+
+    name = DecoderName.DECORD.value
+
+    def decode(
+        self,
+        path: Path,
+        plan: FramePlan,
+        probe: VideoProbe,
+        *,
+        resize: ResizeMode,
+        threads: int,
+        on_progress: ProgressCallback | None,
+    ) -> DecodedVideo:
+        try:
+            import decord
+        except ImportError as exc:
+            raise DecoderBackendError(self.name, path, "decord is not installed; pip install decord") from exc
+
+        # decord 0.6 applies the display matrix itself: its frames come out upright already.
+        out = _Output(plan, resize, 0, on_progress)
+        targets = sorted(out.slots)
+        try:
+            try:
+                reader = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=threads)
+            except RuntimeError as exc:  # decord reports a file it cannot open as a bare RuntimeError
+                raise DecoderBackendError(self.name, path, "cannot open the file") from exc
+            if len(reader) != probe.n_frames:
+                raise DecoderBackendError(
+                    self.name, path, f"decord counts {len(reader)} frames, the probe {probe.n_frames}"
+                )
+            for start in range(0, len(targets), _DECORD_CHUNK):
+                chunk = targets[start : start + _DECORD_CHUNK]
+                batch = reader.get_batch(chunk).asnumpy()  # (N, H, W, 3) full resolution, N <= _DECORD_CHUNK
+                times_s = reader.get_frame_timestamp(chunk)[:, 0]
+                if batch.shape[1:3] != (probe.height, probe.width):
+                    raise DecoderBackendError(
+                        self.name,
+                        path,
+                        f"frames are {batch.shape[2]}x{batch.shape[1]}, expected displayed "
+                        f"{probe.width}x{probe.height} (rotation {probe.rotation_deg})",
+                    )
+                for index, frame_hwc, time_s in zip(chunk, batch, times_s, strict=True):
+                    out.put(index, frame_hwc, float(time_s))
+                del batch
+        except decord.DECORDError as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise DecoderBackendError(self.name, path, f"decoding failed ({reason})") from exc
+        return out.result(self.name, None)
+
+
+_BACKENDS: dict[str, Callable[[], FrameDecoder]] = {
+    DecoderName.PYAV.value: PyAVDecoder,
+    DecoderName.DECORD.value: DecordDecoder,
+}
