@@ -156,6 +156,7 @@ def test_not_found_is_explicit_and_not_an_issue(short_video):
     runner = ScriptedRunner(answers=[NOT_FOUND_SENTENCE])
     (answer,) = locate(short_video, ["a unicorn"], runner=runner, resize=FAST).results
     assert answer.found is False
+    assert answer.parsed is True  # understood: the model said it does not occur
     assert answer.spans == ()
     assert answer.issues == ()
     assert answer.raw == (NOT_FOUND_SENTENCE,)
@@ -172,6 +173,7 @@ def test_not_found_is_explicit_and_not_an_issue(short_video):
 def test_unreadable_answers_are_kept_raw_with_an_issue(short_video, text, issue_word):
     (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[text]), resize=FAST).results
     assert answer.found is False
+    assert answer.parsed is False  # counted as a parse failure by `vidground eval`
     assert answer.spans == ()
     assert answer.raw == (text,)
     assert any(issue_word in line for line in answer.issues)
@@ -248,7 +250,7 @@ def test_result_json_shape(short_video):
     json.dumps(data)  # plain JSON values only
     assert list(data) == ["video", "duration_s", "results", "provenance"]
     (result,) = data["results"]
-    assert list(result) == ["query", "found", "spans", "raw", "issues"]
+    assert list(result) == ["query", "found", "parsed", "spans", "raw", "issues"]
     assert list(result["spans"][0]) == ["start_s", "end_s", "score", "start_tc", "end_tc"]
     assert result["spans"][0]["start_tc"] == "00:00:01.000"
     prov = data["provenance"]

@@ -1,0 +1,141 @@
+"""The ``vidground`` CLI without a model: inspect, doctor, eval --predictions, and how errors reach a user."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vidground.cli import main
+
+VIDGROUND = [sys.executable, "-m", "vidground.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command in its own process, as a user would."""
+    return subprocess.run(
+        [*VIDGROUND, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})}
+    )
+
+
+def test_inspect_json_has_probe_and_plan(cfr_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(cfr_video), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    probe, plan = data["probe"], data["plan"]
+    assert probe["n_frames"] == 90 and probe["fps"] == pytest.approx(30.0)
+    assert probe["duration_s"] == pytest.approx(3.0, abs=0.05)
+    assert (probe["width"], probe["height"], probe["codec"], probe["vfr"]) == (160, 96, "h264", False)
+    # 3 s at 2 fps = 6 frames; qwen-vl-utils indices round(linspace(0, 89, 6)).
+    assert [f["index"] for f in plan["frames"]] == [0, 18, 36, 53, 71, 89]
+    assert plan["frames"][1]["time_s"] == pytest.approx(18 / 30)
+    assert plan["grid_thw"] == [3, plan["height"] // 14, plan["width"] // 14]
+    assert plan["num_tokens"] == 3 * (plan["height"] // 28) * (plan["width"] // 28)
+    assert plan["sample_fps"] == pytest.approx(2.0)
+    assert plan["second_per_grid"] == pytest.approx(1.0)
+
+
+def test_inspect_flags_change_the_plan(cfr_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["inspect", str(cfr_video), "--json", "--nframes", "8", "--start", "1.0", "--max-pixels", "50000"]
+    assert main(args) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert len(plan["frames"]) == 8
+    assert plan["frames"][0]["index"] == 30 and plan["start_s"] == pytest.approx(1.0)
+    assert plan["height"] * plan["width"] <= 50000
+
+
+def test_inspect_vfr_times_come_from_the_container(vfr_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from vidground.video.probe import probe
+
+    assert main(["inspect", str(vfr_video), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["probe"]["vfr"] is True
+    times = probe(vfr_video).frame_times_s
+    for frame in data["plan"]["frames"]:
+        assert frame["time_s"] == pytest.approx(times[frame["index"]])
+
+
+def test_inspect_table_is_readable(bikes_video: Path) -> None:
+    done = run_cli("inspect", str(bikes_video), "--backend", "decord")
+    assert done.returncode == 0, done.stderr
+    assert "640" in done.stdout and "sampled frames" in done.stdout and "decord" in done.stdout
+
+
+@pytest.mark.parametrize("name", ["empty", "truncated", "random_bytes", "text", "audio_only", "absurd_size"])
+def test_broken_files_give_one_line_and_exit_2(broken_videos: dict[str, Path], name: str) -> None:
+    done = run_cli("inspect", str(broken_videos[name]))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(broken_videos[name]) in lines[0]
+
+
+def test_single_frame_video_is_refused_by_sampling(broken_videos: dict[str, Path]) -> None:
+    done = run_cli("inspect", str(broken_videos["single_frame"]))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "frame" in done.stderr
+
+
+def test_missing_file_and_bad_flags(tmp_path: Path, cfr_video: Path) -> None:
+    missing = run_cli("inspect", str(tmp_path / "nope.mp4"))
+    assert missing.returncode == 2 and "nope.mp4" in missing.stderr and "Traceback" not in missing.stderr
+    both = run_cli("inspect", str(cfr_video), "--fps", "2", "--nframes", "8")
+    assert both.returncode == 2 and "Traceback" not in both.stderr
+    unknown = run_cli("inspect", str(cfr_video), "--backend", "ffmpeg-cli")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+
+def test_bad_environment_setting_is_a_config_error(cfr_video: Path) -> None:
+    done = run_cli("inspect", str(cfr_video), env={"VIDGROUND_FPS": "-3"})
+    assert done.returncode == 2
+    assert "VIDGROUND_" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_doctor_reports_each_check(tmp_path: Path) -> None:
+    done = run_cli(
+        "doctor",
+        env={
+            "VIDGROUND_MODEL_ID": str(tmp_path / "no-model-here"),
+            "VIDGROUND_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+            "VIDGROUND_DATA_DIR": str(tmp_path),
+        },
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("decoder pyav", "decoder decord", "torch", "model weights", "database", "data dir"):
+        assert name in done.stdout
+    assert "no-model-here" in done.stdout and "does not exist" in done.stdout
+    assert "not reachable" in done.stdout
+
+
+def test_eval_scores_a_predictions_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = tmp_path / "charades.txt"
+    gt.write_text("vid1 0.0 10.0##a man opens a door\nvid1 20.0 30.0##he sits down\nvid2 5.0 8.0##a dog runs\n")
+    preds = tmp_path / "preds.jsonl"
+    lines = [
+        {"qid": "vid1#1", "pred_relevant_windows": [[0.0, 10.0, 0.9]]},  # IoU 1
+        {"qid": "vid1#2", "pred_relevant_windows": [[25.0, 30.0, 0.8]]},  # IoU 0.5
+    ]  # vid2#3 missing: counts as IoU 0
+    preds.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    out = tmp_path / "report.json"
+    assert main(["eval", str(gt), "--predictions", str(preds), "--format", "json", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert not list(tmp_path.glob("*.partial"))
+    text = json.dumps(report)
+    assert '"0.5": 0.6666666666666666' in text  # R@1 at IoU >= 0.5: 2 of 3
+    assert '"0.7": 0.3333333333333333' in text
+    assert main(["eval", str(gt), "--predictions", str(preds)]) == 0
+    assert "mIoU" in capsys.readouterr().out
+
+
+def test_eval_needs_exactly_one_source(tmp_path: Path) -> None:
+    gt = tmp_path / "gt.txt"
+    gt.write_text("vid1 0.0 10.0##a man opens a door\n")
+    done = run_cli("eval", str(gt))
+    assert done.returncode == 2 and "exactly one" in done.stderr
+    bad = tmp_path / "bad.txt"
+    bad.write_text("vid1 zero ten##oops\n")
+    done = run_cli("eval", str(bad), "--predictions", str(gt))
+    assert done.returncode == 2 and "bad.txt" in done.stderr and "Traceback" not in done.stderr

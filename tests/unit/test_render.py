@@ -1,0 +1,78 @@
+"""Rendering of results as the CLI prints them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from vidground.render import render
+
+LOCATE = {
+    "video": "door.mp4",
+    "duration_s": 90.0,
+    "results": [
+        {
+            "query": "person opens door",
+            "found": True,
+            "spans": [
+                {"start_s": 64.0, "end_s": 72.5, "score": 0.81, "start_tc": "64.00s", "end_tc": "72.50s"},
+                {"start_s": 3.25, "end_s": 7.0, "score": 0.42, "start_tc": "3.25s", "end_tc": "7.00s"},
+            ],
+            "raw": ["The given query happens in 64.0 - 72.5 seconds."],
+            "issues": [],
+        },
+        {"query": "a dog barks", "found": False, "spans": [], "raw": ["It does not occur."], "issues": []},
+    ],
+    "provenance": {"model_id": "tiny"},
+}
+
+CAPTIONS = {
+    "video": "cook.mp4",
+    "duration_s": 10.0,
+    "captions": [
+        {"start_s": 0.0, "end_s": 4.5, "text": "A pan heats.", "start_tc": "0.00s", "end_tc": "4.50s"},
+        {"start_s": 4.5, "end_s": 10.0, "text": "Steak goes in.", "start_tc": "4.50s", "end_tc": "10.00s"},
+    ],
+    "provenance": {},
+}
+
+
+def test_json_is_the_result_object() -> None:
+    assert json.loads(render(LOCATE, "json")) == LOCATE
+
+
+def test_jsonl_has_one_row_per_span_and_one_for_a_query_not_found() -> None:
+    rows = [json.loads(line) for line in render(LOCATE, "jsonl").splitlines()]
+    assert [(r["query"], r["rank"], r["found"]) for r in rows] == [
+        ("person opens door", 1, True),
+        ("person opens door", 2, True),
+        ("a dog barks", None, False),
+    ]
+    assert rows[0]["start_s"] == 64.0 and rows[0]["end_s"] == 72.5
+
+
+def test_csv_round_trips_through_the_csv_module() -> None:
+    rows = list(csv.DictReader(io.StringIO(render(LOCATE, "csv"))))
+    assert rows[1]["start_s"] == "3.25" and rows[1]["rank"] == "2"
+    assert rows[2]["found"] == "False" and rows[2]["start_s"] == ""
+
+
+def test_srt_cues_are_in_time_order_with_comma_milliseconds() -> None:
+    text = render(LOCATE, "srt")
+    blocks = text.strip().split("\n\n")
+    assert blocks[0].splitlines()[1] == "00:00:03,250 --> 00:00:07,000"
+    assert blocks[1].splitlines()[1] == "00:01:04,000 --> 00:01:12,500"
+    assert blocks[1].splitlines()[2] == "person opens door (0.81)"
+
+
+def test_vtt_has_header_and_dot_milliseconds() -> None:
+    text = render(CAPTIONS, "vtt")
+    assert text.startswith("WEBVTT\n\n")
+    assert "00:00:04.500 --> 00:00:10.000\nSteak goes in." in text
+
+
+def test_table_names_queries_spans_and_not_found() -> None:
+    text = render(LOCATE, "table")
+    assert "1.         64.00s - 72.50s" in text
+    assert "not found" in text.split("'a dog barks'")[1]

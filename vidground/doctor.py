@@ -1,0 +1,119 @@
+"""``vidground doctor``: what is installed, what is reachable, and what to fix."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from vidground.settings import Settings
+
+Status = Literal["ok", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def check_pyav() -> Check:
+    try:
+        import av
+    except ImportError as exc:
+        return Check("decoder pyav", "fail", f"PyAV does not import ({exc}); pip install av==18.1.0")
+    libs = getattr(av, "library_versions", {})
+    ffmpeg = ", ".join(f"{name} {'.'.join(map(str, v))}" for name, v in sorted(libs.items())[:3])
+    return Check("decoder pyav", "ok", f"av {av.__version__}; {ffmpeg}")
+
+
+def check_decord() -> Check:
+    try:
+        import decord
+    except ImportError as exc:
+        return Check("decoder decord", "warn", f"decord does not import ({exc}); --backend decord unavailable")
+    return Check("decoder decord", "ok", f"decord {decord.__version__}")
+
+
+def check_torch(settings: Settings) -> Check:
+    try:
+        import torch
+    except ImportError as exc:
+        return Check("torch", "fail", f"torch does not import ({exc})")
+    cuda = torch.cuda.is_available()
+    device = settings.device if settings.device != "auto" else ("cuda" if cuda else "cpu")
+    if device.startswith("cuda") and not cuda:
+        return Check("torch", "fail", f"torch {torch.__version__}: VIDGROUND_DEVICE={device} but no CUDA device")
+    where = torch.cuda.get_device_name(0) if cuda else "CPU (fp32; a GPU is much faster)"
+    status: Status = "ok" if cuda else "warn"
+    return Check("torch", status, f"torch {torch.__version__}, transformers {_version('transformers')}; {where}")
+
+
+def check_model(settings: Settings) -> Check:
+    from vidground.errors import ModelNotAvailable
+    from vidground.model.runner import resolve_checkpoint
+
+    try:  # look only: doctor never starts a multi-GB download
+        folder, revision = resolve_checkpoint(settings.model_id, settings.model_revision, download=False)
+    except ModelNotAvailable as exc:
+        return Check("model weights", "warn", str(exc))
+    return Check("model weights", "ok", f"{settings.model_id} ({revision}) at {folder}")
+
+
+def check_database(settings: Settings) -> Check:
+    url = settings.database_url
+    if not url.startswith("postgresql"):
+        return Check("database", "warn", f"unsupported database URL {url!r}")
+    try:
+        import psycopg
+    except ImportError:
+        return Check("database", "warn", "psycopg not installed (pip install 'vidground[index]')")
+    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(conninfo, connect_timeout=3) as conn:
+            version = conn.execute("show server_version").fetchone()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return Check("database", "warn", f"not reachable at {_redact(url)}: {first}")
+    return Check("database", "ok", f"PostgreSQL {version[0] if version else '?'} at {_redact(url)}")
+
+
+def _redact(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}@{host}"
+
+
+def check_data_dir(settings: Settings) -> Check:
+    path = Path(settings.data_dir)
+    probe_dir = path
+    while not probe_dir.exists() and probe_dir != probe_dir.parent:  # created on first use, under its nearest parent
+        probe_dir = probe_dir.parent
+    if os.access(probe_dir, os.W_OK):
+        return Check("data dir", "ok", str(path))
+    return Check("data dir", "warn", f"{path} is not writable; set VIDGROUND_DATA_DIR")
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    """Every check, in the order a person fixes things."""
+    return [
+        check_pyav(),
+        check_decord(),
+        check_torch(settings),
+        check_model(settings),
+        check_database(settings),
+        check_data_dir(settings),
+    ]
