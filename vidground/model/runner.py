@@ -254,7 +254,9 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
     folder, resolved_revision = resolve_checkpoint(model_id, revision)
 
     from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the CLI draws its own progress; a library bar would garble piped stderr
     attn = _pick_attention(device)
     started = time.perf_counter()
     try:
