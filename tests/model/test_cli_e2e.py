@@ -143,3 +143,48 @@ def test_real_entry_point_and_doctor_find_the_tiny_checkpoint(tiny_model_dir: Pa
     doctor = subprocess.run([str(vidground), "doctor"], capture_output=True, text=True, timeout=120, env=env)
     weights = next(line for line in doctor.stdout.splitlines() if line.startswith("model weights"))
     assert " ok " in weights and str(tiny_model_dir) in weights
+
+
+def test_eval_over_videos_is_resumable_and_reports_provenance(
+    tiny_model_dir: Path, cfr_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("clip_a", "clip_b"):
+        (videos / f"{name}.mp4").write_bytes(cfr_video.read_bytes())
+    gt = tmp_path / "gt.txt"
+    gt.write_text("clip_a 0.0 1.5##a bar code changes\nclip_b 1.0 3.0##the screen goes dark\nclip_c 0 1##gone\n")
+    cache = tmp_path / "answers.jsonl"
+    args = [
+        "eval",
+        str(gt),
+        "--videos",
+        str(videos),
+        "--cache",
+        str(cache),
+        "--model",
+        str(tiny_model_dir),
+        "--device",
+        "cpu",
+        "--format",
+        "json",
+        "--quiet",
+        "--nframes",
+        "4",
+    ]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["counts"]["videos"] == 3 and report["counts"]["queries"] == 3
+    assert report["counts"]["missing_videos"] == ["clip_c"]
+    prov = report["provenance"]
+    assert prov["model_id"] == str(tiny_model_dir) and prov["prompt_version"]
+    assert prov["nframes"] == 4 and prov["max_tokens"] == 24576 and prov["backend"] == "pyav"
+    assert report["latency_s"]["n"] == 2 and report["latency_s"]["p95"] >= report["latency_s"]["p50"] > 0
+    assert 0.0 <= report["rates"]["parse_failure"] <= 1.0
+    first_lines = cache.read_text().splitlines()
+    assert len(first_lines) == 2  # one cached answer per asked query
+
+    assert main(args) == 0  # resumed: every answer comes from the cache, none is asked again
+    again = json.loads(capsys.readouterr().out)
+    assert cache.read_text().splitlines() == first_lines
+    assert again["metrics"] == report["metrics"]
