@@ -35,6 +35,11 @@ _EXPORTS = {
     "format_timecode": "vidground.output.timecodes",
     "parse_timecode": "vidground.output.timecodes",
     "parse_spans": "vidground.output.spans",
+    "QwenRunner": "vidground.model.runner",
+    "encode": "vidground.pipeline",
+    "locate": "vidground.pipeline",
+    "locate_encoded": "vidground.pipeline",
+    "caption": "vidground.pipeline",
 }
 
 

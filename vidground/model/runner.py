@@ -206,10 +206,12 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
                 mode = "HF_HUB_OFFLINE=1, so nothing was downloaded"
             else:
                 mode = "the download failed"
-            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if download and not offline:  # only a failed download has a reason worth showing
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                mode = f"{mode} ({reason})"
             raise ModelNotAvailable(
                 f"model {model_id!r} (revision {revision or 'main'}) is not in the Hugging Face cache "
-                f"{cache_dir} and {mode} ({reason}); {_HOW_TO_POINT}"
+                f"{cache_dir} and {mode}; {_HOW_TO_POINT}"
             ) from None
         where = f"hub model {model_id!r} at {folder}"
 
