@@ -51,8 +51,16 @@ VIDEOS = {
 }
 
 
+CLIP_SECONDS = 60  # files longer than this are one encoded clip repeated by remuxing (see tile_clip)
+
+
 def ensure_media(video: BenchVideo) -> Path:
-    """Generate the file once: x264 ultrafast with 2 B-frames; static-ish content (bar code redrawn every 0.5 s)."""
+    """Generate the file once: x264 ultrafast with 2 B-frames; static-ish content (bar code redrawn every 0.5 s).
+
+    Files up to CLIP_SECONDS long are encoded frame by frame. Longer ones (the 1-hour file) are encoded as one
+    CLIP_SECONDS clip with the same settings, then its packets are copied ``seconds / CLIP_SECONDS`` times into
+    one file with shifted timestamps (no re-encode); the result is checked with vidground's probe.
+    """
     sys.path.insert(0, str(ROOT))
     from tests.media import make_video
 
@@ -61,22 +69,94 @@ def ensure_media(video: BenchVideo) -> Path:
         return path
     MEDIA_DIR.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial.mp4")
-    print(f"generating {path.name} ({video.seconds} s, {video.width}x{video.height}) ...", flush=True)
+    tiled = video.seconds > CLIP_SECONDS and video.seconds % CLIP_SECONDS == 0
+    clip_seconds = CLIP_SECONDS if tiled else video.seconds
+    if tiled and (clip_seconds * video.fps) % video.gop:
+        raise ValueError(f"{video.name}: a {clip_seconds} s clip must hold whole GOPs of {video.gop} frames")
+    how = f"{video.seconds // clip_seconds} copies of a {clip_seconds} s clip" if tiled else "frame by frame"
+    print(f"generating {path.name} ({video.seconds} s, {video.width}x{video.height}, {how}) ...", flush=True)
     start = time.perf_counter()
+    clip = path.with_suffix(".clip.mp4") if tiled else partial
     make_video(
-        partial,
+        clip,
         width=video.width,
         height=video.height,
         fps=video.fps,
-        n_frames=video.seconds * video.fps,
+        n_frames=clip_seconds * video.fps,
         gop=video.gop,
         preset="ultrafast",
         x264_params="bframes=2",
         index_every=video.fps // 2,
     )
+    if tiled:
+        tile_clip(clip, partial, copies=video.seconds // clip_seconds)
+        clip.unlink()
+        check_media(partial, video)
     partial.rename(path)
     print(f"  done in {time.perf_counter() - start:.0f} s", flush=True)
     return path
+
+
+def tile_clip(clip: Path, out: Path, copies: int) -> None:
+    """Write ``copies`` back-to-back copies of ``clip``'s video packets into ``out`` (remux, no re-encode).
+
+    The clip must start with a keyframe and hold whole closed GOPs (x264's default, GOP 60, scene cuts off),
+    so every copy decodes on its own; copy k's PTS and DTS are shifted by k × the clip's length. Example: a
+    60 s clip at 30 fps in time base 1/15360 has 1,800 packets of 512 ticks, so copy 1's first packet
+    (pts 0, dts -1024) becomes pts 921,600, dts 920,576, after copy 0's last dts of 920,064.
+    """
+    import av
+
+    with av.open(str(clip)) as src:
+        stream_in = src.streams.video[0]
+        time_base = stream_in.time_base
+        packets = [
+            (bytes(p), p.pts, p.dts, p.duration, p.is_keyframe)
+            for p in src.demux(stream_in)
+            if p.size and p.pts is not None
+        ]
+        if not packets[0][4]:
+            raise ValueError(f"{clip}: the clip must start with a keyframe")
+        start_pts = min(p[1] for p in packets)
+        end_pts = max(p[1] + p[3] for p in packets)
+        with av.open(str(out), "w") as dst:
+            stream_out = dst.add_stream_from_template(stream_in)
+            stream_out.time_base = time_base
+            shift = end_pts - start_pts
+            for k in range(copies):
+                for data, pts, dts, duration, key in packets:
+                    packet = av.Packet(data)
+                    packet.pts, packet.dts = pts + k * shift, dts + k * shift
+                    packet.duration, packet.is_keyframe = duration, key
+                    packet.time_base, packet.stream = time_base, stream_out
+                    dst.mux(packet)
+
+
+def check_media(path: Path, video: BenchVideo) -> None:
+    """Raise unless vidground's probe sees the expected frame count, duration, CFR and keyframe spacing."""
+    from vidground.video.probe import probe
+
+    info = probe(path)
+    n_frames = video.seconds * video.fps
+    keys = list(info.keyframe_indices)
+    problems = []
+    if info.n_frames != n_frames:
+        problems.append(f"{info.n_frames} frames, expected {n_frames}")
+    if abs(info.duration_s - video.seconds) > 1 / video.fps:
+        problems.append(f"duration {info.duration_s:.3f} s, expected {video.seconds}")
+    if info.vfr:
+        problems.append("variable frame rate, expected constant")
+    if keys != list(range(0, n_frames, video.gop)):
+        problems.append(f"{len(keys)} keyframes, expected one every {video.gop} frames from 0")
+    if (info.width, info.height) != (video.width, video.height):
+        problems.append(f"size {info.width}x{info.height}, expected {video.width}x{video.height}")
+    if problems:
+        raise RuntimeError(f"{path.name}: " + "; ".join(problems))
+    print(
+        f"  checked: {info.n_frames} frames, {info.duration_s:.1f} s, {info.fps:g} fps CFR, "
+        f"{len(keys)} keyframes every {video.gop} frames",
+        flush=True,
+    )
 
 
 def run_ours(video_path: str, threads: int) -> None:

@@ -110,6 +110,13 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
     assert "not reachable" in done.stdout
 
 
+def test_doctor_finds_a_running_postgres() -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    done = run_cli("doctor", env={"VIDGROUND_DATABASE_URL": url})
+    database = next(line for line in done.stdout.splitlines() if line.startswith("database"))
+    assert " ok " in database and "PostgreSQL" in database, database
+
+
 def test_eval_scores_a_predictions_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     gt = tmp_path / "charades.txt"
     gt.write_text("vid1 0.0 10.0##a man opens a door\nvid1 20.0 30.0##he sits down\nvid2 5.0 8.0##a dog runs\n")
