@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import make_broken_files, make_video
+from tests.media import make_broken_files, make_video, remux_cut
 
 
 @pytest.fixture(scope="session")
@@ -67,6 +67,24 @@ def long_video(media_dir: Path) -> Path:
     return make_video(
         media_dir / "long60s.mp4", width=64, height=48, fps=30, n_frames=1800, gop=60, preset="ultrafast"
     )
+
+
+@pytest.fixture(scope="session")
+def copy_cut_video(cfr_video: Path) -> Path:
+    """``cfr_video`` cut at frame 40 by stream copy from keyframe 30: 50 shown frames (source 40..89)."""
+    return remux_cut(cfr_video, cfr_video.with_name("copy_cut.mp4"), from_packet=30, zero_frame=40)
+
+
+@pytest.fixture(scope="session")
+def trimmed_video(cfr_video: Path) -> Path:
+    """``cfr_video`` trimmed at frame 35 by an edit list over all 90 samples: 55 shown frames (source 35..89)."""
+    return remux_cut(cfr_video, cfr_video.with_name("trimmed.mp4"), zero_frame=35)
+
+
+@pytest.fixture(scope="session")
+def late_join_video(cfr_video: Path) -> Path:
+    """``cfr_video`` as an MPEG-TS joined at its 10th packet: 60 decodable frames (source 30..89)."""
+    return remux_cut(cfr_video, cfr_video.with_name("late_join.ts"), from_packet=10)
 
 
 @pytest.fixture(scope="session")

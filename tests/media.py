@@ -242,3 +242,36 @@ def make_broken_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
     out["absurd_size"].write_bytes(b"YUV4MPEG2 W20000 H16 F30:1 Ip A1:1 C420jpeg\n")
     out["single_frame"] = make_video(folder / "single_frame.mp4", width=64, height=48, fps=30, n_frames=1)
     return out
+
+
+def remux_cut(
+    src: str | os.PathLike[str], dst: str | os.PathLike[str], *, from_packet: int = 0, zero_frame: int = 0
+) -> Path:
+    """Stream-copy ``src``'s video into ``dst`` the way cutting tools do, without re-encoding.
+
+    Args:
+        src: a video from :func:`make_video` (constant frame rate).
+        dst: output file; ``.mp4`` writes an edit list, ``.ts`` an MPEG-TS.
+        from_packet: drop the packets before this one in decode order. A non-keyframe here makes a stream
+            that starts mid-GOP, as a recording joined late does: its first pictures cannot be decoded.
+        zero_frame: shift timestamps so source frame ``zero_frame`` is shown at time 0, as ``ffmpeg -ss``
+            with ``-c copy`` does: the packets before it (back to the keyframe) become edit-list pre-roll
+            that decoders use as references but never show.
+
+    Returns:
+        ``dst`` as a Path. The bar codes still show ``src``'s frame numbers.
+    """
+    import av
+
+    dst = Path(dst)
+    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
+        stream = source.streams.video[0]
+        out_stream = target.add_stream_from_template(stream)
+        packets = [p for p in source.demux(stream) if p.dts is not None]
+        step = packets[0].duration
+        for packet in packets[from_packet:]:
+            packet.pts -= zero_frame * step
+            packet.dts -= zero_frame * step
+            packet.stream = out_stream
+            target.mux(packet)
+    return dst

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.media import read_frame_index
+from tests.media import make_video, read_frame_index
 from vidground.errors import ConfigError, DecoderBackendError, SamplingError, VideoDecodeError
 from vidground.timeline import FramePlan, SampledFrame, VideoProbe
 from vidground.video.decode import decode_frames, get_decoder, h264_is_disposable
@@ -115,9 +115,41 @@ def test_backends_agree(video: str, request: pytest.FixtureRequest) -> None:
     dec = decode_frames(path, plan, backend="decord", probe=info)
     assert dec.backend == "decord" and dec.frames_decoded is None
     assert [s.index for s in pyav.sampled] == [s.index for s in dec.sampled] == plan.indices
-    for a, b in zip(pyav.sampled, dec.sampled, strict=True):
-        assert abs(a.time_s - b.time_s) < 1e-3
+    assert [s.time_s for s in pyav.sampled] == [s.time_s for s in dec.sampled] == plan.times_s
     assert torch.equal(pyav.frames, dec.frames)
+
+
+@pytest.mark.parametrize(
+    ("video", "shift"), [("copy_cut_video", 40), ("trimmed_video", 35), ("late_join_video", 30)]
+)
+def test_pyav_on_streams_that_start_before_their_first_keyframe(
+    video: str, shift: int, request: pytest.FixtureRequest
+) -> None:
+    # Frame 0 lies before the first keyframe the probe lists: it is reached by decoding from the start.
+    path: Path = request.getfixturevalue(video)
+    info = probe(path)
+    indices = [0, 1, 19, 20, 26, info.n_frames - 1]
+    decoded = decode_frames(path, make_plan(info, indices), probe=info)
+    assert [read_frame_index(f) for f in decoded.frames] == [i + shift for i in indices]
+    assert [s.time_s for s in decoded.sampled] == [info.frame_times_s[i] for i in indices]
+    truth = full_decode(path, 0)
+    assert len(truth) == info.n_frames
+    for row, index in zip(decoded.frames, indices, strict=True):
+        assert torch.equal(row, torch.from_numpy(truth[index]).permute(2, 0, 1)), index
+
+
+def test_decord_refuses_a_stream_it_numbers_differently(copy_cut_video: Path) -> None:
+    # decord counts the pre-roll as frames and returns shifted pictures: an error, never wrong frames.
+    info = probe(copy_cut_video)
+    with pytest.raises(DecoderBackendError, match="decord counts 60 frames, the probe 50"):
+        decode_frames(copy_cut_video, make_plan(info, [0, 40]), backend="decord", probe=info)
+
+
+def test_a_probe_without_frame_times_is_refused(cfr_video: Path) -> None:
+    info = probe(cfr_video)
+    bare = VideoProbe(**{**info.summary(), "frame_times_s": (), "keyframe_indices": ()})
+    with pytest.raises(SamplingError, match="0 frame times for 90 frames"):
+        decode_frames(cfr_video, make_plan(info, [0, 1]), probe=bare)
 
 
 def test_rotated_video_comes_out_upright(rotated_video: Path) -> None:
@@ -199,3 +231,14 @@ def test_h264_is_disposable() -> None:
     assert not h264_is_disposable(non_ref + ref, 4)
     assert not h264_is_disposable(b"\x00\x00\x00\x09\x01\x9e", 4)  # length runs past the end
     assert not h264_is_disposable(b"", 4)
+
+
+def test_decord_is_refused_on_mpeg_ts_and_pyav_decodes_it(tmp_path: Path) -> None:
+    # decord 0.6 returned frames [30, 35, 70, 85, 83] for [0, 5, 40, 70, 89] on such a file: refused, never wrong.
+    ts = make_video(tmp_path / "clip.ts", width=64, height=48, fps=30, n_frames=90, gop=30)
+    info = probe(ts)
+    plan = make_plan(info, [0, 5, 40, 70, 89])
+    with pytest.raises(DecoderBackendError, match="MPEG-TS"):
+        decode_frames(ts, plan, backend="decord", probe=info)
+    decoded = decode_frames(ts, plan, backend="pyav", probe=info)
+    assert [read_frame_index(f) for f in decoded.frames] == [0, 5, 40, 70, 89]

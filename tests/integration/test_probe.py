@@ -71,6 +71,30 @@ def test_long_video(long_video: Path) -> None:
     assert info.frame_times_s[-1] == pytest.approx(1799 / 30)
 
 
+@pytest.mark.parametrize(
+    ("video", "n_frames", "keyframes"), [("copy_cut_video", 50, (20,)), ("trimmed_video", 55, (25,))]
+)
+def test_edit_list_preroll_is_not_counted(
+    video: str, n_frames: int, keyframes: tuple[int, ...], request: pytest.FixtureRequest
+) -> None:
+    # A cut by stream copy or a phone's trim: the frames before the edit are decoded as references but never
+    # shown, and the trim's listed-but-skipped samples are not truncation.
+    info = probe(request.getfixturevalue(video))
+    assert info.n_frames == n_frames
+    assert info.frame_times_s == pytest.approx([i / 30 for i in range(n_frames)], abs=1e-9)
+    assert info.keyframe_indices == keyframes  # the pre-roll keyframe is not a frame
+    assert info.duration_s == pytest.approx(n_frames / 30)
+
+
+def test_stream_joined_mid_gop_starts_at_its_first_decodable_frame(late_join_video: Path) -> None:
+    info = probe(late_join_video)
+    assert info.n_frames == 60
+    assert info.keyframe_indices == (0, 30)
+    steps = [b - a for a, b in itertools.pairwise(info.frame_times_s)]
+    assert steps == pytest.approx([1 / 30] * 59, abs=1e-6)
+    assert info.frame_times_s[0] >= 0
+
+
 def test_single_frame_video_probes(broken_videos: dict[str, Path]) -> None:
     info = probe(broken_videos["single_frame"])
     assert info.n_frames == 1

@@ -2,7 +2,9 @@
 
 Two backends, picked explicitly (``pyav`` or ``decord``); an unknown or failing backend raises
 :class:`DecoderBackendError` naming it and the file — never a silent switch to the other one. Both return the
-same frame numbers, the same PTS and the same pixels for the same plan. Each frame is rotated upright and
+same frame numbers, the same PTS and the same pixels for the same plan on MP4/MKV files; decord's seeking is
+wrong on some files (MPEG-TS; spec section 9.9) and it reports no PTS per decoded frame, so PyAV is the default.
+Each frame is rotated upright and
 resized to the plan's size as soon as it is decoded, so a full-resolution array of all sampled frames never
 exists.
 
@@ -43,7 +45,8 @@ class DecodedVideo:
     """The plan's frames, decoded, upright and resized.
 
     ``frames`` is uint8 (T, 3, H, W) at the plan's size, in plan order. ``sampled[i]`` is frame ``i``'s source
-    index and its PTS in seconds, read from the decoded frame itself. ``frames_decoded`` counts the pictures
+    index and its PTS in seconds (PyAV: read from the decoded frame itself; decord, which gives no PTS per
+    decoded frame: the probe's time for that index). ``frames_decoded`` counts the pictures
     the decoder had to decode to produce them (None where the backend does not say, as with decord).
     """
 
@@ -128,6 +131,11 @@ def _check_plan(file: Path, plan: FramePlan, info: VideoProbe) -> None:
         raise SamplingError(f"{file}: the frame plan is empty; expected at least one frame")
     if plan.height <= 0 or plan.width <= 0:
         raise SamplingError(f"{file}: plan size {plan.width}x{plan.height} must be positive")
+    if len(info.frame_times_s) != info.n_frames:
+        raise SamplingError(
+            f"{file}: the probe has {len(info.frame_times_s)} frame times for {info.n_frames} frames; "
+            "expected one per frame (pass a probe made by vidground.video.probe.probe)"
+        )
     bad = [i for i in plan.indices if not 0 <= i < info.n_frames]
     if bad:
         raise SamplingError(
@@ -268,8 +276,10 @@ class PyAVDecoder:
         sent = 0
 
         def keyframe_at_or_before(index: int) -> int:
+            # 0 (decode from the start, never seek) when no listed keyframe precedes ``index``: a frame shown
+            # before the first listed keyframe (edit-list pre-roll keyframe) is only reached from the start.
             pos = bisect.bisect_right(keyframes, index) - 1
-            return keyframes[max(pos, 0)]
+            return keyframes[pos] if pos >= 0 else 0
 
         def emit(frames: list[Any]) -> None:
             nonlocal next_t
@@ -352,6 +362,24 @@ class PyAVDecoder:
 _DECORD_CHUNK = 16  # frames fetched per get_batch: bounds the full-resolution memory to 16 frames
 
 
+def _refuse_transport_streams(path: Path) -> None:
+    """decord 0.6 seeks to wrong frames in MPEG-TS and reports no per-frame time to catch it: refuse it there."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            formats = set(container.format.name.split(","))
+    except av.error.FFmpegError as exc:
+        raise DecoderBackendError(DecoderName.DECORD.value, path, f"cannot open the file ({exc})") from exc
+    if "mpegts" in formats:
+        raise DecoderBackendError(
+            DecoderName.DECORD.value,
+            path,
+            "decord returns wrong frames from MPEG-TS files (its seeks are off and it reports no per-frame time); "
+            "use --backend pyav",
+        )
+
+
 class DecordDecoder:
     """decord's ``VideoReader.get_batch`` in chunks, each rotated and resized before the next is read."""
 
@@ -372,6 +400,7 @@ class DecordDecoder:
         except ImportError as exc:
             raise DecoderBackendError(self.name, path, "decord is not installed; pip install decord") from exc
 
+        _refuse_transport_streams(path)
         # decord 0.6 applies the display matrix itself: its frames come out upright already.
         out = _Output(plan, resize, 0, on_progress)
         targets = sorted(out.slots)
@@ -387,7 +416,9 @@ class DecordDecoder:
             for start in range(0, len(targets), _DECORD_CHUNK):
                 chunk = targets[start : start + _DECORD_CHUNK]
                 batch = reader.get_batch(chunk).asnumpy()  # (N, H, W, 3) full resolution, N <= _DECORD_CHUNK
-                times_s = reader.get_frame_timestamp(chunk)[:, 0]
+                # decord's own table is float32 seconds; it only checks that decord numbers frames as the
+                # probe does, and the exact PTS seconds come from the probe.
+                decord_times_s = reader.get_frame_timestamp(chunk)[:, 0]
                 if batch.shape[1:3] != (probe.height, probe.width):
                     raise DecoderBackendError(
                         self.name,
@@ -395,8 +426,15 @@ class DecordDecoder:
                         f"frames are {batch.shape[2]}x{batch.shape[1]}, expected displayed "
                         f"{probe.width}x{probe.height} (rotation {probe.rotation_deg})",
                     )
-                for index, frame_hwc, time_s in zip(chunk, batch, times_s, strict=True):
-                    out.put(index, frame_hwc, float(time_s))
+                for index, frame_hwc, decord_s in zip(chunk, batch, decord_times_s, strict=True):
+                    time_s = probe.frame_times_s[index]
+                    if abs(float(np.float32(time_s)) - float(decord_s)) > 1e-3:
+                        raise DecoderBackendError(
+                            self.name,
+                            path,
+                            f"decord times frame {index} at {float(decord_s):.6f} s, the probe at {time_s:.6f} s",
+                        )
+                    out.put(index, frame_hwc, time_s)
                 del batch
         except decord.DECORDError as exc:
             reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__

@@ -86,9 +86,13 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
     pts_list: list[int] = []
     key_pts: set[int] = set()
     last_duration = 0
+    n_discarded = 0
     try:
         for packet in container.demux(stream):
-            if packet.pts is None or packet.size == 0:
+            n_discarded += bool(packet.is_discard and packet.size)
+            # A discarded packet is edit-list pre-roll (e.g. a cut made with ``ffmpeg -ss X -c copy``): the
+            # decoder needs it as a reference but never shows it, so it is not a frame of the video.
+            if packet.pts is None or packet.size == 0 or packet.is_discard:
                 continue
             pts_list.append(packet.pts)
             last_duration = packet.duration or last_duration
@@ -102,12 +106,23 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
     if not pts_list:
         raise VideoDecodeError(file, "the video stream has no frames; expected at least one")
     listed = int(stream.frames or 0)
-    if listed > len(pts_list):
+    # An edit list (a phone's trim) may leave listed samples that are never demuxed; that is only truncation
+    # when the frames present also end early, more than two frame durations before the stream's duration.
+    end_pts = max(pts_list) + (last_duration or 0)
+    ends_early = stream.duration is None or (
+        end_pts - stream_origin_pts(stream) < int(stream.duration) - 2 * max(last_duration, 1)
+    )
+    if listed > len(pts_list) + n_discarded and ends_early:
         raise VideoDecodeError(
-            file, f"truncated: the container lists {listed} frames but only {len(pts_list)} are present"
+            file,
+            f"truncated: the container lists {listed} frames but only {len(pts_list) + n_discarded} are present",
         )
 
-    rotation_deg = _first_frame_rotation(file)
+    rotation_deg, first_shown_pts = _first_frame(file)
+    if first_shown_pts is not None and first_shown_pts > min(pts_list):
+        # A stream cut mid-GOP (a TS recording joined late) starts with pictures whose references are
+        # missing; no decoder can show them, so they are not frames either.
+        pts_list = [p for p in pts_list if p >= first_shown_pts]
     pts_list.sort()
     origin = stream_origin_pts(stream)
     frame_times_s = tuple(pts_to_seconds(p, origin, time_base) for p in pts_list)
@@ -172,15 +187,15 @@ def is_vfr(steps: list[int]) -> bool:
     return max(steps) - min(steps) > tolerance
 
 
-def _first_frame_rotation(file: Path) -> int:
-    """Clockwise display rotation from the first decoded frame's display matrix (0, 90, 180 or 270)."""
+def _first_frame(file: Path) -> tuple[int, int | None]:
+    """The first frame a decoder really shows: its clockwise display rotation (0, 90, 180 or 270) and its PTS."""
     import av
 
     try:
         with av.open(str(file)) as container:
             stream = container.streams.video[0]
             for frame in container.decode(stream):
-                return display_rotation_cw(frame)
+                return display_rotation_cw(frame), frame.pts
     except av.error.FFmpegError as exc:
         raise VideoDecodeError(
             file, f"the first frame does not decode ({_ffmpeg_reason(exc)}); file is corrupt"
