@@ -267,11 +267,13 @@ def locate(
             on_progress=on_progress,
         )
 
-    # Long video, step 1: one coarse call over the whole range (plan_frames thins it to fit) for candidates.
+    # Long video, step 1: one coarse call over the whole range for candidates, thinned to the frames one window
+    # call holds, so it fits the token budget at the same frame-size floor (not max_frames squeezed to 28x28).
+    coarse_options = replace(options, max_frames=round(window_s * (options.fps or DEFAULT_FPS)))
     coarse = encode(
         path,
         runner=runner,
-        sampling=options,
+        sampling=coarse_options,
         backend=backend,
         resize=resize,
         threads=threads,
@@ -293,6 +295,10 @@ def locate(
         readable.append(coarse_readable)
         candidates.append(temporal_nms(spans, iou=NMS_IOU)[:max_windows])
         issues.append([f"coarse pass: {line}" for line in coarse_issues])
+        if not spans:  # say that "not found" rests on the thinned coarse pass alone
+            issues[-1].append(
+                f"coarse pass at {coarse.plan.sample_fps:.3g} fps found no candidate; no window was re-grounded"
+            )
 
     # Step 2: windows around the candidates, each re-grounded at the target fps for the queries it concerns.
     range_start_s, range_end_s = coarse.plan.start_s, coarse.plan.end_s

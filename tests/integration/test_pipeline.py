@@ -325,10 +325,46 @@ def test_long_video_span_across_a_window_border_comes_out_once(long_video):
     assert span.end_s == pytest.approx(45.5, abs=0.2)
     assert unicorn.found is False and unicorn.spans == ()
     assert unicorn.raw == (NOT_FOUND_SENTENCE,)
+    # "not found" on a long video rests on the thinned coarse pass alone, and the result says so
+    assert any("found no candidate; no window was re-grounded" in line for line in unicorn.issues)
+    assert not any("no candidate" in line for line in door.issues)
     assert len(door.raw) == 1 + sum("'person opens door'" in p for ps in runner.prompts[1:] for p in ps)
     prov = result.provenance.to_json()
     assert len(prov["windows"]) == len(windows)
     assert [p["kind"] for p in prov["passes"]] == ["coarse"] + ["window"] * len(windows)
+
+
+def test_long_video_coarse_pass_fits_the_token_budget_like_a_window(long_video):
+    # 48 tokens at 8 tokens a 16x28x28 frame: 6 frames (3 s at 2 fps) per call. The coarse pass over the minute
+    # must fit one call too: 6 frames, not max_frames (120) squeezed to 28x28, which needs 60 tokens and raised.
+    events = {"person opens door": (41.5, 45.5)}
+    runner = ScriptedRunner(respond=grounding_responder(events))
+    sampling = SamplingOptions(fps=2.0, max_tokens=48)
+    result = locate(long_video, list(events), runner=runner, resize=FAST, sampling=sampling)
+
+    coarse, *windows = runner.encoded_plans
+    assert len(coarse.frames) == 6 and coarse.num_tokens <= 48
+    assert (coarse.height, coarse.width) == (windows[0].height, windows[0].width)
+    assert windows and all(plan.num_tokens <= 48 for plan in windows)
+    (span,) = result.results[0].spans
+    assert span.start_s == pytest.approx(41.5, abs=0.3)
+    assert span.end_s == pytest.approx(45.5, abs=0.3)
+
+
+def test_long_video_coarse_answer_past_the_clip_end_does_not_crash(long_video):
+    # Range 0-30 s in 16 frames (sample_fps 0.53, pad 10 s): model 37.6 s maps to 39.84 s, past the range. Its
+    # padded window used to be 29.84-30 s, one source frame, and planning it raised SamplingError.
+    def respond(prompt: str, plan: FramePlan) -> str:
+        if "may the described content occur" in prompt:
+            return "The given query happens in 37.6 - 38.0 seconds."
+        return NOT_FOUND_SENTENCE
+
+    runner = ScriptedRunner(respond=respond)
+    sampling = SamplingOptions(fps=2.0, max_frames=16, video_end=30.0)
+    (answer,) = locate(long_video, ["x"], runner=runner, resize=FAST, sampling=sampling).results
+    assert answer.found is False
+    assert runner.n_encodes == 1  # the coarse pass only: the candidate lies outside the analysed range
+    assert any("after the sampled clip" in line for line in answer.issues)
 
 
 def test_long_video_recurring_event_in_far_apart_windows(long_video):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from vidground.model.base import EncodedVideo
 from vidground.model.mrope import rope_index
 from vidground.model.preprocess import preprocess_frames
 from vidground.model.runner import QwenRunner, _VideoState, resolve_checkpoint
+from vidground.output.merge import span_scores
+from vidground.timeline import Span
 
 QUERIES = ["when does the dog run?", "a person opens the door", "the car stops at the light"]
 
@@ -312,7 +315,8 @@ def test_greedy_loop_matches_transformers_generate_given_our_positions(
             return_dict_in_generate=True,
         )
     new_ids = out.sequences[0, ids.shape[1] :].tolist()
-    assert ours.tokens == tuple(loaded.tokenizer.decode([t]) for t in new_ids)
+    assert ours.text == loaded.tokenizer.decode(new_ids, skip_special_tokens=True)
+    assert len(ours.tokens) == len(new_ids) and "".join(ours.tokens) == ours.text
     theirs_logprobs = [
         float(torch.log_softmax(logits[0].float(), dim=-1)[t]) for logits, t in zip(out.logits, new_ids, strict=True)
     ]
@@ -341,6 +345,26 @@ def test_generation_fields_and_progress(tiny_runner: QwenRunner, video_input: Pl
     assert [a.tokens for a in one_batch] == [a.tokens for a in answers]
 
 
+def test_token_texts_line_up_with_the_answer_text_for_scores(tiny_runner: QwenRunner) -> None:
+    # The tiny vocabulary has no "’": it is three byte tokens, each "�" when decoded alone. Scores find a
+    # time's digits by character offsets, so the token texts must concatenate to the answer text exactly.
+    loaded = tiny_runner._model()
+    text = "It’s in 12.5 - 14.0 seconds."
+    ids = list(loaded.tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert sum(loaded.tokenizer.decode([t]) == "\ufffd" for t in ids) == 3
+    pieces = [loaded.tokenizer.decode([t]) for t in ids]
+    logprobs = [math.log(0.6 if p.strip() in set("0123456789.") and p.strip() else 0.9) for p in pieces]
+    answer = tiny_runner._generation(loaded, ids, logprobs, n_prompt=10)
+    assert answer.text == text
+    assert "".join(answer.tokens) == text and len(answer.tokens) == len(ids)
+    assert answer.tokens[2:5] == ("", "", "’")
+    # every character of "12.5" and "14.0" is a token at probability 0.6 (the final "." is at 0.6 too, outside)
+    (score,) = span_scores(
+        [Span(12.5, 14.0)], text=answer.text, tokens=answer.tokens, token_logprobs=answer.token_logprobs
+    )
+    assert score == pytest.approx(0.6)
+
+
 def _with_stop_ids(runner: QwenRunner, model_dir: Path, stop_ids: frozenset[int]) -> QwenRunner:
     """A runner sharing ``runner``'s loaded model but stopping on ``stop_ids`` only."""
     other = QwenRunner(str(model_dir), device="cpu")
@@ -366,7 +390,8 @@ def test_a_stop_token_ends_only_its_own_row_and_is_not_returned(
     cut = stopping.generate(stopping.encode_video(frames, plan), queries, max_new_tokens=4)
     for answer, (ids, logprobs) in zip(cut, free, strict=True):
         kept = ids.index(stop_id) if stop_id in ids else len(ids)
-        assert answer.tokens == tuple(loaded.tokenizer.decode([t]) for t in ids[:kept])
+        assert answer.text == loaded.tokenizer.decode(ids[:kept], skip_special_tokens=True)
+        assert len(answer.tokens) == kept
         assert list(answer.token_logprobs) == pytest.approx(logprobs[:kept], abs=1e-5)
     assert len(cut[0].tokens) == 2
 
@@ -405,3 +430,11 @@ def test_generate_rejects_an_encoding_from_another_runner(tiny_runner: QwenRunne
     foreign = EncodedVideo(plan=plan, num_tokens=plan.num_tokens, state={"not": "ours"})
     with pytest.raises(ModelNotAvailable, match="expected one made by QwenRunner"):
         tiny_runner.generate(foreign, ["q"])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_asking_for_cuda_without_a_gpu_is_a_clear_config_error(tiny_model_dir: Path) -> None:
+    from vidground.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no CUDA device is available here; use --device cpu"):
+        QwenRunner(str(tiny_model_dir), device="cuda:1").load()

@@ -112,3 +112,23 @@ def test_candidate_windows_splits_a_long_candidate_to_fit_one_call():
 
 def test_candidate_windows_without_candidates_is_empty():
     assert candidate_windows([], start_s=0.0, end_s=10.0, window_s=5.0, overlap_s=1.0, pad_s=1.0) == ()
+
+
+def test_candidate_windows_ignore_candidates_outside_the_range():
+    # A model answer just past the analysed range's end used to leave a 0.1 s window: too short to sample.
+    windows = candidate_windows(
+        [Span(39.9, 41.0), Span(-5.0, -1.0)],
+        start_s=0.0,
+        end_s=30.0,
+        window_s=384.0,
+        overlap_s=10.0,
+        pad_s=10.0,
+    )
+    assert windows == ()
+
+
+def test_candidate_windows_at_the_range_end_keep_their_padding():
+    windows = candidate_windows(
+        [Span(30.0, 30.0)], start_s=0.0, end_s=30.0, window_s=384.0, overlap_s=10.0, pad_s=10.0
+    )
+    assert windows == (Window(20.0, 30.0),)

@@ -226,7 +226,17 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
 def _pick_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        chosen = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
+    if chosen.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {device!r}: no CUDA device is available here; use --device cpu or auto")
+        if chosen.index is not None and chosen.index >= count:
+            raise ConfigError(f"device {device!r}: only {count} CUDA device(s) here (cuda:0..cuda:{count - 1})")
+    return chosen
 
 
 def _pick_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
@@ -240,8 +250,8 @@ def _pick_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.
     return dtype
 
 
-def _pick_attention(device: torch.device) -> str:
-    if device.type == "cuda":
+def _pick_attention(device: torch.device, dtype: torch.dtype) -> str:
+    if device.type == "cuda" and dtype in (torch.bfloat16, torch.float16):  # flash-attention has no fp32 kernels
         import importlib.util
 
         if importlib.util.find_spec("flash_attn") is not None:
@@ -259,7 +269,7 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # the CLI draws its own progress; a library bar would garble piped stderr
-    attn = _pick_attention(device)
+    attn = _pick_attention(device, dtype)
     started = time.perf_counter()
     try:
         model = Qwen2_5_VLForConditionalGeneration.from_pretrained(
@@ -310,6 +320,27 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
         chat_template=getattr(tokenizer, "chat_template", None),
         cache_kwarg=cache_kwarg,
     )
+
+
+def _token_texts(tokenizer: Any, token_ids: list[int]) -> tuple[str, ...]:
+    """Each generated token's share of the answer text, so that the shares concatenate to exactly that text.
+
+    Scores locate a time's digits by character offsets in the text (``span_scores``), so the shares must line
+    up. Decoding tokens one by one does not: a character split over byte-level tokens decodes to one U+FFFD
+    per token. Here the token that completes such a character carries it and the ones before carry "";
+    special tokens carry "" (the text skips them). Example: "It’s" in a vocabulary without "’" is the tokens
+    I, t, 0xE2, 0x80, 0x99, s -> shares "I", "t", "", "", "’", "s" (one by one: "I", "t", "�", "�", "�", "s").
+    """
+    shares: list[str] = []
+    start = 0  # first token whose text is not yet in shares
+    for end in range(1, len(token_ids) + 1):
+        piece = str(tokenizer.decode(token_ids[start:end], skip_special_tokens=True))
+        if piece.endswith("\ufffd") and end < len(token_ids):
+            shares.append("")  # an unfinished character: the token that completes it carries it
+            continue
+        shares.append(piece)
+        start = end
+    return tuple(shares)
 
 
 class QwenRunner:
@@ -547,12 +578,11 @@ class QwenRunner:
 
     def _generation(self, loaded: _Loaded, token_ids: list[int], logprobs: list[float], n_prompt: int) -> Generation:
         tokenizer = loaded.tokenizer
-        return Generation(
-            text=str(tokenizer.decode(token_ids, skip_special_tokens=True)),
-            tokens=tuple(str(tokenizer.decode([t])) for t in token_ids),
-            token_logprobs=tuple(logprobs),
-            n_prompt_tokens=n_prompt,
-        )
+        text = str(tokenizer.decode(token_ids, skip_special_tokens=True))
+        tokens = _token_texts(tokenizer, token_ids)
+        if "".join(tokens) != text:  # a decoder that rewrites text across tokens: keep each token's own decode
+            tokens = tuple(str(tokenizer.decode([t])) for t in token_ids)
+        return Generation(text=text, tokens=tokens, token_logprobs=tuple(logprobs), n_prompt_tokens=n_prompt)
 
     def _answer_batch_shared(
         self,

@@ -117,6 +117,9 @@ def candidate_windows(
     Each candidate becomes ``[start - pad_s, end + pad_s]`` clipped to ``[start_s, end_s]``; ranges that
     overlap are joined; a joined range longer than ``window_s`` is split with :func:`plan_windows`. Example:
     candidates 100-110 s and 120-130 s with ``pad_s=10`` → 90-120 and 110-140 overlap → one window [90, 140].
+    A candidate wholly outside ``[start_s, end_s]`` (a model answer past the clip's end) is ignored, so every
+    window keeps at least ``min(pad_s, end_s - start_s)`` seconds: with ``end_s=30`` and ``pad_s=10``, a
+    candidate at 39.9-40 s would otherwise leave a 0.1 s window holding too few frames to sample.
 
     Args:
         candidates: spans in video seconds (order does not matter).
@@ -136,7 +139,7 @@ def candidate_windows(
     ranges = sorted(
         (max(start_s, c.start_s - pad_s), min(end_s, c.end_s + pad_s))
         for c in candidates
-        if c.end_s + pad_s > start_s and c.start_s - pad_s < end_s
+        if c.end_s >= start_s and c.start_s <= end_s
     )
     joined: list[tuple[float, float]] = []
     for lo, hi in ranges:
