@@ -19,6 +19,8 @@ _EXPORTS = {
     "TimecodeError": "vidground.errors",
     "ModelNotAvailable": "vidground.errors",
     "ModelOutputError": "vidground.errors",
+    "EvalDataError": "vidground.errors",
+    "ConfigError": "vidground.errors",
     "FramePlan": "vidground.timeline",
     "SampledFrame": "vidground.timeline",
     "Span": "vidground.timeline",

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from vidground.errors import ConfigError, VidgroundError
 from vidground.output.timecodes import TimeStyle
-from vidground.render import OutputFormat, render
+from vidground.render import OutputFormat, render, result_issues
 from vidground.settings import DecoderName, ResizeMode, Settings
 
 logger = logging.getLogger(__name__)
@@ -48,17 +48,22 @@ TotalPixels = Annotated[int | None, typer.Option("--total-pixels", help="Pixel b
 MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Strict video-token budget per call [24576].")]
 Start = Annotated[float | None, typer.Option("--start", help="Only look from this second on.")]
 End = Annotated[float | None, typer.Option("--end", help="Only look up to this second.")]
-Backend = Annotated[DecoderName | None, typer.Option("--backend", help="Video decoder [pyav].")]
+Backend = Annotated[DecoderName | None, typer.Option("--backend", help="Video decoder \\[pyav].")]
 Resize = Annotated[ResizeMode | None, typer.Option("--resize", help="Frame resize: reference (exact) or fast.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 VideoArg = Annotated[Path, typer.Argument(help="A video file.", show_default=False)]
 
 
 def _settings() -> Settings:
+    from pydantic import ValidationError
+
     try:
         return Settings()
-    except Exception as exc:  # pydantic's ValidationError; shown as a one-line configuration error
-        raise ConfigError(f"invalid VIDGROUND_* environment setting: {exc}") from exc
+    except ValidationError as exc:  # one line per the error contract, naming each variable and its value
+        problems = "; ".join(
+            f"VIDGROUND_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid environment setting: {problems}") from exc
 
 
 def _sampling(
@@ -178,7 +183,7 @@ def inspect(
 Model = Annotated[
     str | None, typer.Option("--model", "-m", help="Hub id or local folder [Qwen/Qwen2.5-VL-3B-Instruct].")
 ]
-Device = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N [auto].")]
+Device = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N \\[auto].")]
 FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
 TimeFormat = Annotated[
     TimeStyle, typer.Option("--time-format", help="Timecodes as seconds, clock (HH:MM:SS.mmm) or hmsf (SMPTE).")
@@ -192,8 +197,39 @@ def _runner(settings: Settings, model: str | None, device: str | None) -> Any:
     return QwenRunner(
         model or settings.model_id,
         revision=settings.model_revision if model is None else None,
-        device=device or settings.device,
+        device=_device(device or settings.device, flag=device is not None),
     )
+
+
+def _device(device: str, *, flag: bool) -> str:
+    """Refuse a device that cannot work before any decoding or loading starts (torch would fail much later)."""
+    from vidground.model.runner import pick_device
+
+    try:
+        pick_device(device)
+    except ConfigError as exc:
+        raise ConfigError(f"{'--device' if flag else 'VIDGROUND_DEVICE'}: {exc}") from None
+    return device
+
+
+def _check_out(out_file: Path | None) -> None:
+    """Fail before a long run, not after it, when --out cannot be written."""
+    if out_file is None:
+        return
+    if out_file.is_dir():
+        raise ConfigError(f"--out {out_file}: is a folder; expected a file name")
+    if not out_file.parent.is_dir():
+        raise ConfigError(f"--out {out_file}: folder {out_file.parent} does not exist")
+    if not os.access(out_file.parent, os.W_OK):
+        raise ConfigError(f"--out {out_file}: folder {out_file.parent} is not writable")
+
+
+def _emit_result(data: dict[str, Any], fmt: OutputFormat, out_file: Path | None) -> None:
+    """Write a result; formats with no place for the model's issues (unreadable answers, repairs) get them on stderr."""
+    _emit(render(data, fmt), out_file)
+    if fmt in (OutputFormat.JSONL, OutputFormat.SRT, OutputFormat.VTT, OutputFormat.CSV):
+        for issue in result_issues(data):
+            err.print(f"warning: {issue}", markup=False)
 
 
 def _emit(text: str, out_file: Path | None) -> None:
@@ -253,6 +289,7 @@ def locate(
         start=start,
         end=end,
     )
+    _check_out(out_file)
     runner = _runner(settings, model, device)
     with _progress(quiet) as on_progress:
         result = pipeline.locate(
@@ -267,7 +304,7 @@ def locate(
             max_windows=max_windows,
             on_progress=on_progress,
         )
-    _emit(render(result.to_json(), fmt), out_file)
+    _emit_result(result.to_json(), fmt, out_file)
 
 
 @app.command()
@@ -309,6 +346,7 @@ def caption(
         start=start,
         end=end,
     )
+    _check_out(out_file)
     runner = _runner(settings, model, device)
     with _progress(quiet) as on_progress:
         result = pipeline.caption(
@@ -321,7 +359,7 @@ def caption(
             time_style=time_format,
             on_progress=on_progress,
         )
-    _emit(render(result.to_json(), fmt), out_file)
+    _emit_result(result.to_json(), fmt, out_file)
 
 
 class EvalFormat(StrEnum):
@@ -339,7 +377,8 @@ def eval_command(
         Path | None, typer.Option("--videos", help="Run grounding over the videos in this folder.")
     ] = None,
     cache: Annotated[
-        Path | None, typer.Option("--cache", help="--videos: JSONL cache of answers (resumable) [per settings].")
+        Path | None,
+        typer.Option("--cache", help="--videos: JSONL cache of answers (resumable) \\[under VIDGROUND_DATA_DIR]."),
     ] = None,
     fmt: Annotated[EvalFormat, typer.Option("--format", "-f", help="Report format.")] = EvalFormat.TABLE,
     out_file: OutFile = None,
@@ -359,6 +398,7 @@ def eval_command(
 
     if (predictions is None) == (videos is None):
         raise ConfigError("eval: give exactly one of --predictions FILE or --videos DIR")
+    _check_out(out_file)
     gt = load_ground_truth(gt_file)
     if predictions is not None:
         loaded = load_predictions(predictions, gt)
@@ -392,7 +432,7 @@ def eval_command(
             resize=resize or settings.resize,
             quiet=quiet,
         )
-    text = json.dumps(report.to_json(), indent=2) + "\n" if fmt is EvalFormat.JSON else render_table(report)
+    text = json.dumps(report.to_json(), indent=2) + "\n" if fmt is EvalFormat.JSON else render_table(report) + "\n"
     _emit(text, out_file)
 
 
@@ -415,6 +455,7 @@ def _eval_videos(
     from vidground import pipeline
     from vidground.eval import build_report, run_grounding_eval
     from vidground.eval.predictions import summarize_provenance
+    from vidground.eval.runner import read_cache
     from vidground.model.prompts import PROMPT_VERSION
 
     if not videos.is_dir():
@@ -446,6 +487,9 @@ def _eval_videos(
         provenances.append(result.provenance.to_json())
         return result.results
 
+    cached = read_cache(cache, gt)
+    if any(item.qid not in cached for item in gt):
+        runner.load()  # up front: a query's latency is its grounding call, not the one-time model load
     with _progress(quiet) as on_progress:
         run = run_grounding_eval(
             gt,
@@ -482,7 +526,11 @@ def doctor() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the one place where errors become exit codes and one-line messages."""
-    logging.basicConfig(level=os.environ.get("VIDGROUND_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    level = os.environ.get("VIDGROUND_LOG_LEVEL", "WARNING")
+    if not isinstance(logging.getLevelName(level.upper()), int):
+        err.print(f"error: VIDGROUND_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR", markup=False)
+        return 2
+    logging.basicConfig(level=level.upper(), stream=sys.stderr)
     try:
         # Standalone mode: the CLI framework prints usage errors itself and exits 2; our errors come out here.
         app(args=argv, prog_name="vidground", standalone_mode=True)

@@ -46,12 +46,24 @@ def _span_fields(span: Mapping[str, Any]) -> dict[str, Any]:
     return {k: span.get(k) for k in ("start_s", "end_s", "score", "start_tc", "end_tc")}
 
 
+def _one_line(text: str) -> str:
+    """Cue and table text on one line: a blank line ends an SRT/VTT cue early, and ``-->`` is a VTT timing line."""
+    return " ".join(text.split()).replace("-->", "->")
+
+
+def result_issues(result: Mapping[str, Any]) -> list[str]:
+    """Every issue of a result (what was odd in the model's answers), a locate issue prefixed by its query."""
+    if "captions" in result:
+        return [str(issue) for issue in result.get("issues") or []]
+    return [f"{q['query']!r}: {issue}" for q in result["results"] for issue in q.get("issues") or []]
+
+
 def _cues(result: Mapping[str, Any]) -> list[tuple[float, float, str]]:
     cues = []
     for row in _rows(result):
         if row["start_s"] is None:
             continue
-        text = row["text"] or ""
+        text = _one_line(row["text"] or "")
         if row["query"] is not None and row["score"] is not None:
             text = f"{text} ({row['score']:.2f})"
         cues.append((float(row["start_s"]), float(row["end_s"]), text))
@@ -96,7 +108,10 @@ def render_table(result: Mapping[str, Any]) -> str:
     lines = [f"{result['video']}  ({result['duration_s']:.2f} s)"]
     if "captions" in result:
         for cap in result["captions"]:
-            lines.append(f"  {cap['start_tc']:>14} - {cap['end_tc']:<14} {cap.get('text') or ''}")
+            lines.append(f"  {cap['start_tc']:>14} - {cap['end_tc']:<14} {_one_line(cap.get('text') or '')}")
+        if not result["captions"]:
+            lines.append("  no captions")
+        lines.extend(f"  note: {issue}" for issue in result.get("issues") or [])
         return "\n".join(lines) + "\n"
     for query_result in result["results"]:
         lines.append(f"  {query_result['query']!r}")
@@ -105,7 +120,9 @@ def render_table(result: Mapping[str, Any]) -> str:
             lines.append(f"    not found ({reason})")
         for rank, span in enumerate(query_result["spans"], start=1):
             score = "" if span.get("score") is None else f"  score {span['score']:.2f}"
-            lines.append(f"    {rank}. {span['start_tc']:>14} - {span['end_tc']:<14}{score}")
+            lines.append(f"    {rank}. {span['start_tc']:>14} - {span['end_tc']:<14}{score}".rstrip())
+        if query_result["spans"]:  # a query not found shows its issues as the reason above
+            lines.extend(f"    note: {issue}" for issue in query_result.get("issues") or [])
     return "\n".join(lines) + "\n"
 
 

@@ -24,6 +24,14 @@ class ResizeMode(StrEnum):
 DEFAULT_MODEL_ID = "Qwen/Qwen2.5-VL-3B-Instruct"
 
 
+def check_device(value: str) -> str:
+    """Return ``value`` if it names a device vidground accepts (auto, cpu, cuda, cuda:N); else raise ValueError."""
+    index = value.removeprefix("cuda:")
+    if value not in ("auto", "cpu", "cuda") and not (value.startswith("cuda:") and index.isdigit()):
+        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {value!r}")
+    return value
+
+
 class Settings(BaseSettings):
     """Every knob that changes a result is here and is recorded with the result."""
 
@@ -51,6 +59,4 @@ class Settings(BaseSettings):
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
-        if value not in ("auto", "cpu", "cuda") and not value.startswith("cuda:"):
-            raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {value!r}")
-        return value
+        return check_device(value)

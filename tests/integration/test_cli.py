@@ -89,9 +89,110 @@ def test_missing_file_and_bad_flags(tmp_path: Path, cfr_video: Path) -> None:
 
 
 def test_bad_environment_setting_is_a_config_error(cfr_video: Path) -> None:
-    done = run_cli("inspect", str(cfr_video), env={"VIDGROUND_FPS": "-3"})
+    done = run_cli("inspect", str(cfr_video), env={"VIDGROUND_FPS": "-3", "VIDGROUND_DEVICE": "tpu"})
     assert done.returncode == 2
-    assert "VIDGROUND_" in done.stderr and "Traceback" not in done.stderr
+    (line,) = done.stderr.strip().splitlines()  # one line, naming each bad variable and its value
+    assert "VIDGROUND_FPS='-3'" in line and "VIDGROUND_DEVICE='tpu'" in line and "Traceback" not in line
+
+
+def test_bad_log_level_is_one_line_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIDGROUND_LOG_LEVEL", "loud")
+    assert main(["doctor"]) == 2
+    expected = "error: VIDGROUND_LOG_LEVEL='loud': expected DEBUG, INFO, WARNING or ERROR"
+    assert capsys.readouterr().err.strip() == expected
+
+
+def test_unusable_device_is_refused_before_any_work(
+    cfr_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    no_model = str(tmp_path / "no-model")  # were the device not checked first, this would be the error
+    assert main(["locate", str(cfr_video), "a door", "--model", no_model, "--device", "gpu"]) == 2
+    assert "--device: device must be auto, cpu, cuda or cuda:N, got 'gpu'" in capsys.readouterr().err
+    missing = f"cuda:{torch.cuda.device_count()}"
+    assert main(["locate", str(cfr_video), "a door", "--model", no_model, "--device", missing]) == 2
+    err = capsys.readouterr().err
+    assert f"--device: device {missing!r}:" in err and "CUDA device(s)" in err and "no-model" not in err
+
+
+def test_unwritable_out_is_refused_before_the_run(
+    cfr_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_model = str(tmp_path / "no-model")
+    args = ["locate", str(cfr_video), "a door", "--model", no_model, "--out"]
+    assert main([*args, str(tmp_path / "no-folder" / "out.json")]) == 2
+    assert "no-folder does not exist" in capsys.readouterr().err
+    assert main([*args, str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+
+
+def test_help_shows_defaults_in_brackets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["locate", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "cuda:N [auto]" in text and "Video decoder [pyav]" in text
+
+
+def test_machine_formats_put_the_model_issues_on_stderr(
+    cfr_video: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from vidground import cli, pipeline
+
+    data = {
+        "video": str(cfr_video),
+        "duration_s": 3.0,
+        "results": [{"query": "a door", "found": False, "parsed": False, "spans": [], "raw": ["??"],
+                     "issues": ["unreadable answer: no time values in answer"]}],
+        "provenance": {},
+    }
+    monkeypatch.setattr(cli, "_runner", lambda *args: object())
+    monkeypatch.setattr(pipeline, "locate", lambda *args, **kwargs: SimpleNamespace(to_json=lambda: data))
+    assert main(["locate", str(cfr_video), "a door", "--format", "srt"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == "warning: 'a door': unreadable answer: no time values in answer"
+    assert main(["locate", str(cfr_video), "a door", "--format", "json"]) == 0
+    assert capsys.readouterr().err == ""  # json carries the issues itself
+
+
+def test_eval_videos_loads_the_model_before_timing_and_not_when_all_cached(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from vidground import cli, pipeline
+
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    (videos / "clip_a.mp4").write_bytes(b"")  # the fake locate never opens it
+    gt = tmp_path / "gt.txt"
+    gt.write_text("clip_a 0.0 1.0##a door opens\n")
+    events: list[str] = []
+
+    class FakeRunner:
+        model_id = "fake"
+
+        def load(self) -> None:
+            events.append("load")
+
+    def fake_locate(path: Path, queries: list[str], **kwargs: object) -> SimpleNamespace:
+        events.append("locate")
+        answer = SimpleNamespace(found=True, parsed=True, spans=[SimpleNamespace(start_s=0.0, end_s=1.0, score=0.9)])
+        return SimpleNamespace(results=[answer for _ in queries], provenance=SimpleNamespace(to_json=dict))
+
+    monkeypatch.setattr(cli, "_runner", lambda *args: FakeRunner())
+    monkeypatch.setattr(pipeline, "locate", fake_locate)
+    args = ["eval", str(gt), "--videos", str(videos), "--cache", str(tmp_path / "c.jsonl"), "--format", "json"]
+    assert main(args) == 0
+    assert events == ["load", "locate"]  # the one-time load is outside the first query's latency
+    assert json.loads(capsys.readouterr().out)["metrics"]["miou"] == 1.0
+    assert main(args) == 0
+    assert events == ["load", "locate"]  # everything cached: no model load, no grounding
 
 
 def test_doctor_reports_each_check(tmp_path: Path) -> None:
@@ -134,7 +235,8 @@ def test_eval_scores_a_predictions_file(tmp_path: Path, capsys: pytest.CaptureFi
     assert '"0.5": 0.6666666666666666' in text  # R@1 at IoU >= 0.5: 2 of 3
     assert '"0.7": 0.3333333333333333' in text
     assert main(["eval", str(gt), "--predictions", str(preds)]) == 0
-    assert "mIoU" in capsys.readouterr().out
+    table = capsys.readouterr().out
+    assert "mIoU" in table and table.endswith("\n") and not table.endswith("\n\n")
 
 
 def test_eval_needs_exactly_one_source(tmp_path: Path) -> None:

@@ -436,5 +436,5 @@ def test_generate_rejects_an_encoding_from_another_runner(tiny_runner: QwenRunne
 def test_asking_for_cuda_without_a_gpu_is_a_clear_config_error(tiny_model_dir: Path) -> None:
     from vidground.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="no CUDA device is available here; use --device cpu"):
+    with pytest.raises(ConfigError, match=r"sees 0 CUDA device\(s\) here; use --device cpu or auto"):
         QwenRunner(str(tiny_model_dir), device="cuda:1").load()

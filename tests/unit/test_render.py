@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from vidground.render import render
+from vidground.render import render, result_issues
 
 LOCATE = {
     "video": "door.mp4",
@@ -76,3 +76,25 @@ def test_table_names_queries_spans_and_not_found() -> None:
     text = render(LOCATE, "table")
     assert "1.         64.00s - 72.50s" in text
     assert "not found" in text.split("'a dog barks'")[1]
+
+
+def test_caption_text_with_blank_lines_stays_one_cue() -> None:
+    messy = {**CAPTIONS, "captions": [{**CAPTIONS["captions"][0], "text": "A pan\n\nheats --> smokes."}]}
+    srt = render(messy, "srt")
+    assert srt.strip().split("\n\n") == ["1\n00:00:00,000 --> 00:00:04,500\nA pan heats -> smokes."]
+    vtt = render(messy, "vtt")
+    assert vtt.count("-->") == 1 and "A pan heats -> smokes." in vtt
+    assert "A pan heats -> smokes." in render(messy, "table")
+
+
+def test_issues_are_listed_by_result_issues_and_the_table() -> None:
+    captions = {**CAPTIONS, "captions": [], "issues": ["unreadable answer: no time values in answer"]}
+    assert result_issues(captions) == ["unreadable answer: no time values in answer"]
+    table = render(captions, "table")
+    assert "no captions" in table and "note: unreadable answer: no time values in answer" in table
+    clamped = {**LOCATE, "results": [{**LOCATE["results"][0], "issues": ["span past the end clamped"]}]}
+    assert result_issues(clamped) == ["'person opens door': span past the end clamped"]
+    assert "note: span past the end clamped" in render(clamped, "table")
+    unscored_span = {**LOCATE["results"][0]["spans"][0], "score": None}
+    unscored = {**LOCATE, "results": [{**LOCATE["results"][0], "spans": [unscored_span]}]}
+    assert not any(line.endswith(" ") for line in render(unscored, "table").splitlines())

@@ -36,7 +36,7 @@ import torch
 
 from vidground.errors import ConfigError, ModelNotAvailable, SamplingError
 from vidground.model.base import EncodedVideo, Generation, ModelInfo, ProgressFn
-from vidground.settings import DEFAULT_MODEL_ID
+from vidground.settings import DEFAULT_MODEL_ID, check_device
 from vidground.timeline import FramePlan
 
 logger = logging.getLogger(__name__)
@@ -223,19 +223,26 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
     return folder, f"local:{folder}"
 
 
-def _pick_device(device: str) -> torch.device:
+def pick_device(device: str) -> torch.device:
+    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    Raises:
+        ConfigError: an unknown name, or a CUDA device this machine does not have.
+    """
+    try:
+        check_device(device)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        chosen = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
+    chosen = torch.device(device)
     if chosen.type == "cuda":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-        if count == 0:
-            raise ConfigError(f"device {device!r}: no CUDA device is available here; use --device cpu or auto")
-        if chosen.index is not None and chosen.index >= count:
-            raise ConfigError(f"device {device!r}: only {count} CUDA device(s) here (cuda:0..cuda:{count - 1})")
+        if (chosen.index or 0) >= count:
+            raise ConfigError(
+                f"device {device!r}: torch {torch.__version__} sees {count} CUDA device(s) here; "
+                "use --device cpu or auto"
+            )
     return chosen
 
 
@@ -382,7 +389,7 @@ class QwenRunner:
             return self._loaded
         with self._lock:
             if self._loaded is None:
-                device = _pick_device(self._device_request)
+                device = pick_device(self._device_request)
                 dtype = _pick_dtype(self._dtype_request, device)
                 key = (self.model_id, self.revision, str(device), str(dtype))
                 with _LOADED_LOCK:
