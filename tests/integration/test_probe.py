@@ -153,3 +153,8 @@ def test_missing_file(tmp_path: Path) -> None:
 )
 def test_is_vfr(steps: list[int], expected: bool) -> None:
     assert is_vfr(steps) is expected
+
+
+def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
+    with pytest.raises(VideoDecodeError, match="is a folder; expected a video file"):
+        probe(tmp_path)

@@ -415,3 +415,8 @@ def test_sample_indices_is_round_half_even_in_float32() -> None:
     assert sample_indices(0, 5, 3) == [0, 2, 5]  # 2.5 -> 2
     with pytest.raises(SamplingError):
         sample_indices(5, 4, 2)
+
+
+def test_max_frames_wins_over_min_frames_as_in_the_reference() -> None:
+    # qwen-vl-utils clamps min(max(n, min_frames), max_frames): a cap below the default floor is honoured.
+    assert smart_nframes(SamplingOptions(min_frames=10, max_frames=4), total_frames=300, video_fps=30.0) == 4

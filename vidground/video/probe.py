@@ -47,6 +47,8 @@ def probe(path: str | os.PathLike[str]) -> VideoProbe:
     import av
 
     file = Path(path)
+    if file.is_dir():
+        raise VideoDecodeError(file, "is a folder; expected a video file")
     if not file.is_file():
         raise VideoDecodeError(file, "file not found; check the path")
     if file.stat().st_size == 0:
@@ -85,7 +87,7 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
 
     pts_list: list[int] = []
     key_pts: set[int] = set()
-    last_duration = 0
+    duration_at: dict[int, int] = {}  # pts -> packet duration: the last *shown* frame's counts, not the last demuxed
     n_discarded = 0
     try:
         for packet in container.demux(stream):
@@ -95,7 +97,8 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
             if packet.pts is None or packet.size == 0 or packet.is_discard:
                 continue
             pts_list.append(packet.pts)
-            last_duration = packet.duration or last_duration
+            if packet.duration:
+                duration_at[packet.pts] = packet.duration
             if packet.is_keyframe:
                 key_pts.add(packet.pts)
     except av.error.FFmpegError as exc:
@@ -105,6 +108,7 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
         ) from exc
     if not pts_list:
         raise VideoDecodeError(file, "the video stream has no frames; expected at least one")
+    last_duration = duration_at.get(max(pts_list), 0)
     listed = int(stream.frames or 0)
     # An edit list (a phone's trim) may leave listed samples that are never demuxed; that is only truncation
     # when the frames present also end early, more than two frame durations before the stream's duration.
