@@ -17,6 +17,7 @@ model's answers as written.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,13 +56,7 @@ class SpanResult:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "score": self.score,
-            "start_tc": self.start_tc,
-            "end_tc": self.end_tc,
-        }
+        return dataclasses.asdict(self)  # the fields, in order, are the wire shape
 
 
 @dataclass(frozen=True)
@@ -90,13 +85,7 @@ class CaptionSpan:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "start_s": self.start_s,
-            "end_s": self.end_s,
-            "text": self.text,
-            "start_tc": self.start_tc,
-            "end_tc": self.end_tc,
-        }
+        return dataclasses.asdict(self)  # the fields, in order, are the wire shape
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def sniff_format(source: str, text: str) -> GroundTruthFormat:
         return GroundTruthFormat.CSV
     if "##" in first and not first.startswith(("{", "[")):
         return GroundTruthFormat.CHARADES
-    if (first.startswith("{") and suffix == ".jsonl") or _is_json_lines(text):
+    if (first.startswith("{") and suffix == ".jsonl") or _isjson_lines(text):
         return GroundTruthFormat.QVHIGHLIGHTS if '"relevant_windows"' in first else GroundTruthFormat.JSON
     stripped = text.lstrip()
     if stripped.startswith("["):
@@ -109,9 +109,7 @@ def sniff_format(source: str, text: str) -> GroundTruthFormat:
     )
 
 
-def parse_ground_truth(
-    text: str, *, format: GroundTruthFormat, source: str = "<text>"
-) -> list[GroundTruthItem]:
+def parse_ground_truth(text: str, *, format: GroundTruthFormat, source: str = "<text>") -> list[GroundTruthItem]:
     """Parse ground-truth text in a known format (see the module docstring); ``source`` names it in errors.
 
     Raises:
@@ -132,9 +130,7 @@ def parse_ground_truth(
     seen: set[str] = set()
     for item in items:
         if item.qid in seen:
-            raise EvalDataError(
-                f"{source}: query id {item.qid!r} appears more than once; expected unique qids"
-            )
+            raise EvalDataError(f"{source}: query id {item.qid!r} appears more than once; expected unique qids")
         seen.add(item.qid)
     return items
 
@@ -161,7 +157,7 @@ def _parse_charades(text: str, source: str) -> list[GroundTruthItem]:
 
 def _parse_qvhighlights(text: str, source: str) -> list[GroundTruthItem]:
     items = []
-    for line_no, record in _json_lines(text, source):
+    for line_no, record in json_lines(text, source):
         where = f"{source}:{line_no}"
         qid = _required(record, "qid", where)
         if not isinstance(qid, str | int) or isinstance(qid, bool):
@@ -190,11 +186,7 @@ def _parse_activitynet(text: str, source: str) -> list[GroundTruthItem]:
             raise EvalDataError(f"{where}: expected an object with duration, timestamps, sentences")
         timestamps = _required(entry, "timestamps", where)
         sentences = _required(entry, "sentences", where)
-        if (
-            not isinstance(timestamps, list)
-            or not isinstance(sentences, list)
-            or len(timestamps) != len(sentences)
-        ):
+        if not isinstance(timestamps, list) or not isinstance(sentences, list) or len(timestamps) != len(sentences):
             raise EvalDataError(f"{where}: expected equal-length lists 'timestamps' and 'sentences'")
         duration = _duration(entry.get("duration"), where)
         for index, (pair, sentence) in enumerate(zip(timestamps, sentences, strict=True)):
@@ -202,9 +194,7 @@ def _parse_activitynet(text: str, source: str) -> list[GroundTruthItem]:
             if not isinstance(sentence, str) or not sentence.strip():
                 raise EvalDataError(f"{at}: expected a non-empty sentence, got {sentence!r}")
             items.append(
-                GroundTruthItem(
-                    f"{video}#{index}", str(video), sentence.strip(), (_window(pair, at),), duration
-                )
+                GroundTruthItem(f"{video}#{index}", str(video), sentence.strip(), (_window(pair, at),), duration)
             )
     return items
 
@@ -233,12 +223,10 @@ def _parse_plain_json(text: str, source: str) -> list[GroundTruthItem]:
         records: list[tuple[int, Mapping[str, object]]] = []
         for index, record in enumerate(data):
             if not isinstance(record, dict):
-                raise EvalDataError(
-                    f"{source}: record {index}: expected an object, got {type(record).__name__}"
-                )
+                raise EvalDataError(f"{source}: record {index}: expected an object, got {type(record).__name__}")
             records.append((index, record))
         return _from_records(records, source, unit="record")
-    return _from_records(list(_json_lines(text, source)), source)
+    return _from_records(list(json_lines(text, source)), source)
 
 
 def _from_records(
@@ -275,7 +263,7 @@ def _from_records(
 # --- small validators ---------------------------------------------------------------------------------------
 
 
-def _is_json_lines(text: str) -> bool:
+def _isjson_lines(text: str) -> bool:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) < 2 or not all(line.startswith("{") and line.endswith("}") for line in lines[:2]):
         return False
@@ -286,7 +274,12 @@ def _is_json_lines(text: str) -> bool:
     return True
 
 
-def _json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, object]]]:
+def json_lines(text: str, source: str) -> Iterator[tuple[int, Mapping[str, object]]]:
+    """The JSON objects of a JSONL text with their 1-based line numbers; blank lines skipped.
+
+    Raises:
+        EvalDataError: a line is not JSON, or not an object (the message names ``source`` and the line).
+    """
     for line_no, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -324,9 +317,7 @@ def _text(record: Mapping[str, object], key: str, where: str) -> str:
 
 def _number(value: object, what: str, where: str) -> float:
     try:
-        number = (
-            float(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else math.nan
-        )
+        number = float(value) if isinstance(value, str | int | float) and not isinstance(value, bool) else math.nan
     except ValueError:
         number = math.nan
     if not math.isfinite(number):
@@ -359,9 +350,7 @@ def _duration(value: object, where: str) -> float | None:
     return duration
 
 
-VIDEO_EXTENSIONS = frozenset(
-    {".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"}
-)
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv", ".ts"})
 
 
 def video_key(video: str) -> str:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vidground.errors import EvalDataError
-from vidground.eval.groundtruth import GroundTruthItem, query_key, video_key
+from vidground.eval.groundtruth import GroundTruthItem, json_lines, query_key, video_key
 from vidground.timeline import Span
 
 
@@ -69,9 +69,7 @@ def load_predictions(path: str | Path, gt: Sequence[GroundTruthItem]) -> LoadedP
     return parse_predictions(text, gt, source=source)
 
 
-def parse_predictions(
-    text: str, gt: Sequence[GroundTruthItem], *, source: str = "<text>"
-) -> LoadedPredictions:
+def parse_predictions(text: str, gt: Sequence[GroundTruthItem], *, source: str = "<text>") -> LoadedPredictions:
     """Parse predictions text and match it to ``gt`` (see ``load_predictions``)."""
     gt_qids = {item.qid for item in gt}
     by_key: dict[tuple[str, str], list[GroundTruthItem]] = {}
@@ -103,9 +101,7 @@ def parse_predictions(
             video = record.get("video")
             results = record["results"]
             if not isinstance(video, str) or not isinstance(results, list):
-                raise EvalDataError(
-                    f"{where}: expected vidground output with a 'video' string and a 'results' list"
-                )
+                raise EvalDataError(f"{where}: expected vidground output with a 'video' string and a 'results' list")
             provenance = record.get("provenance")
             if isinstance(provenance, dict):
                 provenances.append(provenance)
@@ -168,22 +164,9 @@ def _records(text: str, source: str) -> list[tuple[str, Mapping[str, object]]]:
         items = list(enumerate(document))
         for index, record in items:
             if not isinstance(record, dict):
-                raise EvalDataError(
-                    f"{source}: item {index}: expected a JSON object, got {type(record).__name__}"
-                )
+                raise EvalDataError(f"{source}: item {index}: expected a JSON object, got {type(record).__name__}")
         return [(f"{source}: item {index}", record) for index, record in items]
-    records: list[tuple[str, Mapping[str, object]]] = []
-    for line_no, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line:
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalDataError(f"{source}:{line_no}: invalid JSON: {exc.msg}") from exc
-        if not isinstance(record, dict):
-            raise EvalDataError(f"{source}:{line_no}: expected a JSON object, got {type(record).__name__}")
-        records.append((f"{source}:{line_no}", record))
+    records = [(f"{source}:{line_no}", record) for line_no, record in json_lines(text, source)]
     if not records and text.strip():
         raise EvalDataError(f"{source}: expected JSON or JSONL predictions")
     return records
