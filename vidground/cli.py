@@ -405,8 +405,7 @@ def eval_command(
         report = build_report(
             gt, loaded.by_qid, provenance=loaded.provenance, n_unmatched_predictions=loaded.n_unmatched
         )
-    else:
-        assert videos is not None  # narrowed by the check above; not input validation
+    elif videos is not None:  # always, after the check above
         settings = _settings()
         sampling = _sampling(
             settings,

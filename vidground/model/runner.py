@@ -275,7 +275,7 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
     from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
     from transformers.utils import logging as hf_logging
 
-    hf_logging.disable_progress_bar()  # the CLI draws its own progress; a library bar would garble piped stderr
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # the CLI draws its own progress bars
     attn = _pick_attention(device, dtype)
     started = time.perf_counter()
     try:
