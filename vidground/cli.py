@@ -471,7 +471,9 @@ def _eval_videos(
         digest = hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:12]
         cache = settings.data_dir / "eval" / f"{videos.resolve().name}-{digest}.jsonl"
     cache.parent.mkdir(parents=True, exist_ok=True)
-    provenances: list[dict[str, Any]] = []
+    # Each video's provenance goes beside the cache as it is made, so a resumed run still reports where every
+    # cached answer came from (model revision, vidground version, sample fps).
+    provenance_log = cache.with_name(cache.name + ".provenance")
 
     def locate_one(path: Path, queries: list[str]) -> Any:
         result = pipeline.locate(
@@ -483,7 +485,8 @@ def _eval_videos(
             resize=resize,
             threads=settings.decode_threads,
         )
-        provenances.append(result.provenance.to_json())
+        with provenance_log.open("a", encoding="utf-8") as log:
+            log.write(json.dumps(result.provenance.to_json()) + "\n")
         return result.results
 
     cached = read_cache(cache, gt)
@@ -497,6 +500,13 @@ def _eval_videos(
             cache_path=cache,
             on_progress=None if on_progress is None else (lambda done, total: on_progress("videos", done, total)),
         )
+    provenances = []
+    if provenance_log.exists():
+        for line in provenance_log.read_text(encoding="utf-8").splitlines():
+            try:
+                provenances.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut by a stopped run: that video is asked again anyway
+                continue
     provenance: dict[str, object] = {**knobs, **summarize_provenance(provenances), "cache": str(cache)}
     return build_report(
         gt,

@@ -188,3 +188,7 @@ def test_eval_over_videos_is_resumable_and_reports_provenance(
     again = json.loads(capsys.readouterr().out)
     assert cache.read_text().splitlines() == first_lines
     assert again["metrics"] == report["metrics"]
+    # provenance of the cached answers survives the resume
+    assert again["provenance"]["model_revision"] == report["provenance"]["model_revision"]
+    assert again["provenance"]["model_revision"].startswith("local:")
+    assert again["provenance"]["vidground_version"] == report["provenance"]["vidground_version"]
