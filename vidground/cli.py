@@ -191,14 +191,17 @@ TimeFormat = Annotated[
 OutFile = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file instead of stdout.")]
 
 
-def _runner(settings: Settings, model: str | None, device: str | None) -> Any:
-    from vidground.model.runner import QwenRunner
+def _runner(settings: Settings, model: str | None, device: str | None, *, weights_now: bool = True) -> Any:
+    """The model runner; with ``weights_now`` its weights are looked up (downloaded if need be) before any video
+    work, so a missing model fails in a second rather than after decoding an hour of video."""
+    from vidground.model.runner import QwenRunner, resolve_checkpoint
 
-    return QwenRunner(
-        model or settings.model_id,
-        revision=settings.model_revision if model is None else None,
-        device=_device(device or settings.device, flag=device is not None),
-    )
+    model_id = model or settings.model_id
+    revision = settings.model_revision if model is None else None
+    runner = QwenRunner(model_id, revision=revision, device=_device(device or settings.device, flag=device is not None))
+    if weights_now:
+        resolve_checkpoint(model_id, revision)
+    return runner
 
 
 def _device(device: str, *, flag: bool) -> str:
@@ -426,7 +429,7 @@ def eval_command(
             settings=settings,
             sampling=sampling,
             cache=cache,
-            runner=_runner(settings, model, device),
+            runner=_runner(settings, model, device, weights_now=False),
             backend=backend or settings.decoder,
             resize=resize or settings.resize,
             quiet=quiet,

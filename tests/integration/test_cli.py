@@ -146,8 +146,16 @@ def test_machine_formats_put_the_model_issues_on_stderr(
     data = {
         "video": str(cfr_video),
         "duration_s": 3.0,
-        "results": [{"query": "a door", "found": False, "parsed": False, "spans": [], "raw": ["??"],
-                     "issues": ["unreadable answer: no time values in answer"]}],
+        "results": [
+            {
+                "query": "a door",
+                "found": False,
+                "parsed": False,
+                "spans": [],
+                "raw": ["??"],
+                "issues": ["unreadable answer: no time values in answer"],
+            }
+        ],
         "provenance": {},
     }
     monkeypatch.setattr(cli, "_runner", lambda *args: object())
@@ -185,7 +193,7 @@ def test_eval_videos_loads_the_model_before_timing_and_not_when_all_cached(
         answer = SimpleNamespace(found=True, parsed=True, spans=[SimpleNamespace(start_s=0.0, end_s=1.0, score=0.9)])
         return SimpleNamespace(results=[answer for _ in queries], provenance=SimpleNamespace(to_json=dict))
 
-    monkeypatch.setattr(cli, "_runner", lambda *args: FakeRunner())
+    monkeypatch.setattr(cli, "_runner", lambda *args, **kwargs: FakeRunner())
     monkeypatch.setattr(pipeline, "locate", fake_locate)
     args = ["eval", str(gt), "--videos", str(videos), "--cache", str(tmp_path / "c.jsonl"), "--format", "json"]
     assert main(args) == 0
@@ -248,3 +256,17 @@ def test_eval_needs_exactly_one_source(tmp_path: Path) -> None:
     bad.write_text("vid1 zero ten##oops\n")
     done = run_cli("eval", str(bad), "--predictions", str(gt))
     assert done.returncode == 2 and "bad.txt" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_missing_weights_are_reported_before_any_video_work(
+    broken_videos: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Were the video probed and decoded first, the broken file's error would come out instead.
+    for command in (
+        ["locate", str(broken_videos["truncated"]), "a door"],
+        ["caption", str(broken_videos["truncated"])],
+    ):
+        assert main([*command, "--model", str(tmp_path / "no-model")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: model folder") and "no-model" in err
+        assert "truncated.mp4" not in err
