@@ -29,17 +29,39 @@ def _rows(result: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
     video = result["video"]
     if "captions" in result:
         for rank, cap in enumerate(result["captions"], start=1):
-            yield {"video": video, "query": None, "rank": rank, "found": True, **_span_fields(cap),
-                   "text": cap.get("text")}
+            yield {
+                "video": video,
+                "query": None,
+                "rank": rank,
+                "found": True,
+                **_span_fields(cap),
+                "text": cap.get("text"),
+            }
         return
     for query_result in result["results"]:
         spans = query_result["spans"]
         if not spans:
-            yield {"video": video, "query": query_result["query"], "rank": None, "found": False,
-                   "start_s": None, "end_s": None, "score": None, "start_tc": None, "end_tc": None, "text": None}
+            yield {
+                "video": video,
+                "query": query_result["query"],
+                "rank": None,
+                "found": False,
+                "start_s": None,
+                "end_s": None,
+                "score": None,
+                "start_tc": None,
+                "end_tc": None,
+                "text": None,
+            }
         for rank, span in enumerate(spans, start=1):
-            yield {"video": video, "query": query_result["query"], "rank": rank, "found": query_result["found"],
-                   **_span_fields(span), "text": query_result["query"]}
+            yield {
+                "video": video,
+                "query": query_result["query"],
+                "rank": rank,
+                "found": query_result["found"],
+                **_span_fields(span),
+                "text": query_result["query"],
+            }
 
 
 def _span_fields(span: Mapping[str, Any]) -> dict[str, Any]:
@@ -103,6 +125,11 @@ def render_jsonl(result: Mapping[str, Any]) -> str:
     return "".join(json.dumps(row) + "\n" for row in _rows(result))
 
 
+def _excerpt(text: str, limit: int = 160) -> str:
+    flat = _one_line(text)
+    return repr(flat if len(flat) <= limit else flat[: limit - 1] + "…")
+
+
 def render_table(result: Mapping[str, Any]) -> str:
     """A plain-text table a person reads: one line per span, the best first for each query."""
     lines = [f"{result['video']}  ({result['duration_s']:.2f} s)"]
@@ -118,6 +145,8 @@ def render_table(result: Mapping[str, Any]) -> str:
         if not query_result["spans"]:
             reason = "; ".join(query_result.get("issues") or []) or "the model says it does not occur"
             lines.append(f"    not found ({reason})")
+            if query_result.get("parsed") is False:  # show what could not be read, so a person can judge it
+                lines.extend(f"    model said: {_excerpt(raw)}" for raw in query_result.get("raw") or [])
         for rank, span in enumerate(query_result["spans"], start=1):
             score = "" if span.get("score") is None else f"  score {span['score']:.2f}"
             lines.append(f"    {rank}. {span['start_tc']:>14} - {span['end_tc']:<14}{score}".rstrip())

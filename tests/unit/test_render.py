@@ -98,3 +98,19 @@ def test_issues_are_listed_by_result_issues_and_the_table() -> None:
     unscored_span = {**LOCATE["results"][0]["spans"][0], "score": None}
     unscored = {**LOCATE, "results": [{**LOCATE["results"][0], "spans": [unscored_span]}]}
     assert not any(line.endswith(" ") for line in render(unscored, "table").splitlines())
+
+
+def test_table_shows_what_the_model_said_when_it_could_not_be_read() -> None:
+    unreadable = {
+        "query": "a cat",
+        "found": False,
+        "parsed": False,
+        "spans": [],
+        "raw": ["I think\nmaybe around the middle " + "x" * 300],
+        "issues": ["unreadable answer: no time values in answer"],
+    }
+    understood = {**LOCATE["results"][1], "parsed": True}
+    text = render({**LOCATE, "results": [unreadable, understood]}, "table")
+    said = [line for line in text.splitlines() if "model said:" in line]
+    assert len(said) == 1  # only for the answer that could not be read
+    assert "'I think maybe around the middle xxx" in said[0] and said[0].endswith("…'")
