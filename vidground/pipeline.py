@@ -135,16 +135,12 @@ def encode(
         SamplingError: the options do not fit the video.
     """
     video = video if video is not None else probe(path)
-    options = sampling or SamplingOptions()
-    return _encode_plan(
+    return _encode(
         path,
         video,
-        plan_frames(video, options),
-        options,
+        sampling or SamplingOptions(),
         runner=runner,
-        backend=backend,
-        resize=resize,
-        threads=threads,
+        decoding=_Decoding(backend, resize, threads),
         on_progress=on_progress,
         step=(0, 1),
     )
@@ -245,18 +241,18 @@ def locate(
     if max_windows < 1:
         raise ConfigError(f"max_windows: expected at least 1, got {max_windows}")
     options = sampling or SamplingOptions()
+    decoding = _Decoding(backend, resize, threads)
     video = probe(path)
     window_s = _window_length_s(video, options)
     if window_s is None:
-        clip = encode(
+        clip = _encode(
             path,
+            video,
+            options,
             runner=runner,
-            sampling=options,
-            backend=backend,
-            resize=resize,
-            threads=threads,
-            video=video,
+            decoding=decoding,
             on_progress=on_progress,
+            step=(0, 1),
         )
         return locate_encoded(
             clip,
@@ -270,15 +266,14 @@ def locate(
     # Long video, step 1: one coarse call over the whole range for candidates, thinned to the frames one window
     # call holds, so it fits the token budget at the same frame-size floor (not max_frames squeezed to 28x28).
     coarse_options = replace(options, max_frames=round(window_s * (options.fps or DEFAULT_FPS)))
-    coarse = encode(
+    coarse = _encode(
         path,
+        video,
+        coarse_options,
         runner=runner,
-        sampling=coarse_options,
-        backend=backend,
-        resize=resize,
-        threads=threads,
-        video=video,
+        decoding=decoding,
         on_progress=on_progress,
+        step=(0, 1),
     )
     coarse_answers = _generate(
         runner,
@@ -320,15 +315,12 @@ def locate(
             for q, spans in enumerate(candidates)
             if any(s.start_s - pad_s < window.end_s and s.end_s + pad_s > window.start_s for s in spans)
         ]
-        clip = _encode_window(
+        clip = _encode(
             path,
             video,
-            window,
-            options,
+            _within(options, window),
             runner=runner,
-            backend=backend,
-            resize=resize,
-            threads=threads,
+            decoding=decoding,
             on_progress=on_progress,
             step=(step + 1, len(windows) + 1),
         )
@@ -401,6 +393,7 @@ def caption(
         VideoDecodeError, DecoderBackendError, SamplingError, TimecodeError: see :func:`encode`.
     """
     options = sampling or SamplingOptions()
+    decoding = _Decoding(backend, resize, threads)
     video = probe(path)
     window_s = _window_length_s(video, options)
     first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
@@ -416,31 +409,16 @@ def caption(
     passes: list[tuple[str, FramePlan]] = []
     backend_used = str(backend)
     for step, window in enumerate(windows):
-        if window is None:
-            clip = encode(
-                path,
-                runner=runner,
-                sampling=options,
-                backend=backend,
-                resize=resize,
-                threads=threads,
-                video=video,
-                on_progress=on_progress,
-            )
-            window = Window(range_start_s, range_end_s)
-        else:
-            clip = _encode_window(
-                path,
-                video,
-                window,
-                options,
-                runner=runner,
-                backend=backend,
-                resize=resize,
-                threads=threads,
-                on_progress=on_progress,
-                step=(step, len(windows)),
-            )
+        clip = _encode(
+            path,
+            video,
+            options if window is None else _within(options, window),
+            runner=runner,
+            decoding=decoding,
+            on_progress=on_progress,
+            step=(step, len(windows)),
+        )
+        window = window or Window(range_start_s, range_end_s)
         backend_used = clip.backend
         passes.append(("clip" if window_s is None else "window", clip.plan))
         (answer,) = _generate(
@@ -511,23 +489,41 @@ def _frame_time_s(video: VideoProbe, index: int) -> float:
     return video.frame_times_s[index] if video.frame_times_s else index / video.fps
 
 
-def _encode_plan(
+@dataclass(frozen=True)
+class _Decoding:
+    """How every pass of one call reads frames: decoder, resize path, decoder threads."""
+
+    backend: DecoderName | str
+    resize: ResizeMode | str
+    threads: int
+
+
+def _within(options: SamplingOptions, window: Window) -> SamplingOptions:
+    """The same sampling, restricted to a window's seconds (the window is sampled at the target fps)."""
+    return replace(options, video_start=window.start_s, video_end=window.end_s)
+
+
+def _encode(
     path: str | os.PathLike[str],
     video: VideoProbe,
-    plan: FramePlan,
     sampling: SamplingOptions,
     *,
     runner: VideoRunner,
-    backend: DecoderName | str,
-    resize: ResizeMode | str,
-    threads: int,
+    decoding: _Decoding,
     on_progress: StageProgress | None,
     step: tuple[int, int],
 ) -> EncodedClip:
-    """Decode and encode the frames of ``plan`` (made from ``sampling``); ``step`` = (call, calls in all)."""
+    """Plan, decode and encode one pass; ``step`` = (pass, passes in all) for the ``encode`` progress."""
+    plan = plan_frames(video, sampling)
     decode_progress = None if on_progress is None else _stage(on_progress, "decode")
     decoded = decode_frames(
-        path, plan, backend=backend, resize=resize, threads=threads, probe=video, on_progress=decode_progress
+        path,
+        plan,
+        backend=decoding.backend,
+        resize=decoding.resize,
+        threads=decoding.threads,
+        probe=video,
+        on_progress=decode_progress,
     )
     logger.info(
         "encoding path=%s n_frames=%s tokens=%s sample_fps=%.4g",
@@ -546,36 +542,7 @@ def _encode_plan(
         encoded=encoded,
         sampling=sampling,
         backend=str(decoded.backend),
-        resize=str(ResizeMode(resize)),
-    )
-
-
-def _encode_window(
-    path: str | os.PathLike[str],
-    video: VideoProbe,
-    window: Window,
-    options: SamplingOptions,
-    *,
-    runner: VideoRunner,
-    backend: DecoderName | str,
-    resize: ResizeMode | str,
-    threads: int,
-    on_progress: StageProgress | None,
-    step: tuple[int, int],
-) -> EncodedClip:
-    """Encode one window at the target fps: the same options, restricted to the window's seconds."""
-    window_options = replace(options, video_start=window.start_s, video_end=window.end_s)
-    return _encode_plan(
-        path,
-        video,
-        plan_frames(video, window_options),
-        window_options,
-        runner=runner,
-        backend=backend,
-        resize=resize,
-        threads=threads,
-        on_progress=on_progress,
-        step=step,
+        resize=str(ResizeMode(decoding.resize)),
     )
 
 
