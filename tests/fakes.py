@@ -8,6 +8,7 @@ punctuation) with plausible per-token log-probabilities, so scoring code has som
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import deque
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 import torch
 
 from vidground.model.base import EncodedVideo, Generation, ModelInfo, ProgressFn
+from vidground.options import AnalysisOptions, Task
+from vidground.results import PassInfo, PassKind, Provenance, Stage
 from vidground.timeline import FramePlan
 
 # Qwen's tokenizer writes each digit as its own token; words keep their leading space.
@@ -56,6 +59,7 @@ class ScriptedRunner:
     frame_shapes: list[tuple[int, ...]] = field(default_factory=list)
     prompts: list[list[str]] = field(default_factory=list)
     generate_plans: list[FramePlan] = field(default_factory=list)
+    max_new_tokens: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._queue: deque[Answer] = deque(self.answers)
@@ -63,7 +67,12 @@ class ScriptedRunner:
     @property
     def info(self) -> ModelInfo:
         return ModelInfo(
-            model_id=self.model_id, revision="0" * 40, device="cpu", dtype="float32", tokens_per_second=2.0
+            model_id=self.model_id,
+            revision="0" * 40,
+            device="cpu",
+            dtype="float32",
+            tokens_per_second=2.0,
+            attn_implementation="eager",
         )
 
     def encode_video(self, frames: torch.Tensor, plan: FramePlan) -> EncodedVideo:
@@ -84,8 +93,10 @@ class ScriptedRunner:
         max_new_tokens: int = 256,
         system_prompt: str | None = None,
         on_progress: ProgressFn | None = None,
+        batch_size: int = 8,
     ) -> list[Generation]:
         self.prompts.append(list(prompts))
+        self.max_new_tokens.append(max_new_tokens)
         self.generate_plans.append(encoded.plan)
         out = []
         for done, prompt in enumerate(prompts, start=1):
@@ -107,3 +118,24 @@ class ScriptedRunner:
     @property
     def n_generates(self) -> int:
         return len(self.prompts)
+
+
+def make_provenance(task: Task = Task.LOCATE, **changes: object) -> Provenance:
+    """A complete provenance for tests that build results by hand (render, round trips)."""
+    base = Provenance(
+        task=task,
+        vidground_version="0.1.0",
+        model_id="fake/scripted-runner",
+        model_revision="0" * 40,
+        device="cpu",
+        dtype="float32",
+        attn_implementation="eager",
+        prompt_version="v1",
+        options=AnalysisOptions(),
+        start_s=0.0,
+        end_s=10.0,
+        passes=(PassInfo(PassKind.CLIP, 0.0, 10.0, 2.0, 20, 2990),),
+        frame_times_s=tuple(i * 0.5 for i in range(20)),
+        timings_s={Stage.DECODE: 0.5, Stage.GENERATE: 1.25},
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]

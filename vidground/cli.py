@@ -21,37 +21,62 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+import vidground
 from vidground.errors import ConfigError, VidgroundError
+from vidground.options import DEFAULT_MODEL_ID, KNOBS, AnalysisOptions, DecoderName, ResizeMode
 from vidground.output.timecodes import TimeStyle
-from vidground.render import OutputFormat, render, result_issues
-from vidground.settings import DecoderName, ResizeMode, Settings
+from vidground.render import FORMATS_WITHOUT_ISSUES, OutputFormat, render, result_issues
+from vidground.results import AnyResult, Stage
+from vidground.settings import LogLevel, Settings
 
 logger = logging.getLogger(__name__)
+
+EXIT_CODES = "Exit codes: 0 done, 2 bad input or missing model (one line on stderr), 1 unexpected failure."
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no fake <bool> values on flags
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110},
     help="Find when things happen in videos, and caption them with timestamps (Qwen2.5-VL).",
 )
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-# Sampling flags shared by inspect, locate, caption (qwen-vl-utils' knob names).
-Fps = Annotated[float | None, typer.Option("--fps", help="Target sampling rate in frames per second [2.0].")]
-NFrames = Annotated[int | None, typer.Option("--nframes", help="Sample exactly this many frames (rounded to even).")]
-MinFrames = Annotated[int | None, typer.Option("--min-frames", help="Fewest frames to sample [4].")]
-MaxFrames = Annotated[int | None, typer.Option("--max-frames", help="Most frames per model call [768].")]
-MinPixels = Annotated[int | None, typer.Option("--min-pixels", help="Smallest frame area in pixels [12544].")]
-MaxPixels = Annotated[int | None, typer.Option("--max-pixels", help="Largest frame area in pixels [602112].")]
-TotalPixels = Annotated[int | None, typer.Option("--total-pixels", help="Pixel budget per call (= tokens x 784).")]
-MaxTokens = Annotated[int | None, typer.Option("--max-tokens", help="Strict video-token budget per call [24576].")]
-Start = Annotated[float | None, typer.Option("--start", help="Only look from this second on.")]
-End = Annotated[float | None, typer.Option("--end", help="Only look up to this second.")]
-Backend = Annotated[DecoderName | None, typer.Option("--backend", help="Video decoder \\[pyav].")]
-Resize = Annotated[ResizeMode | None, typer.Option("--resize", help="Frame resize: reference (exact) or fast.")]
+
+def _epilog(*examples: str) -> str:
+    """Examples and exit codes at the end of a command's help (\b keeps click from re-wrapping them)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {e}" for e in examples) + f"\n\n\b\n{EXIT_CODES}"
+
+
+def _knob_option(name: str, *aliases: str, flag: str | None = None) -> Any:
+    """A flag for a knob of vidground.options.KNOBS: its help and default come from there, one way for all."""
+    knob = KNOBS[name]
+    default = knob.describe_default()
+    suffix = f" [default: {default}; {knob.env}]" if default else f" [{knob.env}]"
+    return typer.Option(flag or knob.flag, *aliases, help=knob.help + suffix, show_default=False)
+
+
+# Knob flags shared by inspect, locate, caption, eval (qwen-vl-utils' names where it has them).
+Fps = Annotated[float | None, _knob_option("fps")]
+NFrames = Annotated[int | None, _knob_option("nframes")]
+MinFrames = Annotated[int | None, _knob_option("min_frames")]
+MaxFrames = Annotated[int | None, _knob_option("max_frames")]
+MinPixels = Annotated[int | None, _knob_option("min_pixels")]
+MaxPixels = Annotated[int | None, _knob_option("max_pixels")]
+TotalPixels = Annotated[int | None, _knob_option("total_pixels")]
+MaxTokens = Annotated[int | None, _knob_option("max_tokens")]
+Start = Annotated[float | None, _knob_option("start_s", flag="--start")]
+End = Annotated[float | None, _knob_option("end_s", flag="--end")]
+Decoder = Annotated[DecoderName | None, _knob_option("decoder", "--backend")]
+Resize = Annotated[ResizeMode | None, _knob_option("resize")]
+MaxNewTokens = Annotated[int | None, _knob_option("max_new_tokens")]
+MaxWindows = Annotated[int | None, _knob_option("max_windows")]
+BatchSize = Annotated[int | None, _knob_option("batch_size")]
+TorchThreads = Annotated[int | None, _knob_option("torch_threads")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-VideoArg = Annotated[Path, typer.Argument(help="A video file.", show_default=False)]
+VideoArg = Annotated[Path, typer.Argument(metavar="VIDEO", help="A video file.", show_default=False)]
 
 
 def _settings() -> Settings:
@@ -66,42 +91,15 @@ def _settings() -> Settings:
         raise ConfigError(f"invalid environment setting: {problems}") from exc
 
 
-def _sampling(
-    settings: Settings,
-    *,
-    fps: float | None,
-    nframes: int | None,
-    min_frames: int | None,
-    max_frames: int | None,
-    min_pixels: int | None,
-    max_pixels: int | None,
-    total_pixels: int | None,
-    max_tokens: int | None,
-    start: float | None,
-    end: float | None,
-) -> Any:
-    """Flags over settings: a flag that was given wins, else the VIDGROUND_* setting."""
-    from vidground.video.sampling import SamplingOptions
+def _use_torch_threads(options: AnalysisOptions) -> None:
+    if options.torch_threads is not None:
+        import torch
 
-    if fps is not None and nframes is not None:
-        raise ConfigError(f"give --fps or --nframes, not both (got --fps {fps} and --nframes {nframes})")
-
-    return SamplingOptions(
-        fps=None if nframes is not None else (fps if fps is not None else settings.fps),
-        nframes=nframes,
-        min_frames=min_frames if min_frames is not None else settings.min_frames,
-        max_frames=max_frames if max_frames is not None else settings.max_frames,
-        min_pixels=min_pixels if min_pixels is not None else settings.min_pixels,
-        max_pixels=max_pixels if max_pixels is not None else settings.max_pixels,
-        total_pixels=total_pixels,
-        max_tokens=max_tokens if max_tokens is not None else settings.max_tokens,
-        video_start=start,
-        video_end=end,
-    )
+        torch.set_num_threads(options.torch_threads)
 
 
 @contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
+def _progress(quiet: bool) -> Iterator[Callable[[Stage, int, int], None] | None]:
     """A ``on_progress(stage, done, total)`` callback drawing bars on a terminal; None when piped or quiet."""
     if quiet or not err.is_terminal:
         yield None
@@ -113,15 +111,21 @@ def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], None] | None]:
     ) as bars:
         tasks: dict[str, Any] = {}
 
-        def on_progress(stage: str, done: int, total: int) -> None:
+        def on_progress(stage: Stage, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = bars.add_task(stage, total=total)
+                tasks[stage] = bars.add_task(str(stage), total=total)
             bars.update(tasks[stage], completed=done, total=total)
 
         yield on_progress
 
 
-@app.command()
+@app.command(
+    epilog=_epilog(
+        "vidground inspect movie.mp4",
+        "vidground inspect movie.mp4 --fps 1 --start 60 --end 120 --json",
+        "vidground inspect movie.mp4 --total-pixels 90316800   # qwen-vl-utils' default budget",
+    )
+)
 def inspect(
     video: VideoArg,
     fps: Fps = None,
@@ -134,36 +138,41 @@ def inspect(
     max_tokens: MaxTokens = None,
     start: Start = None,
     end: End = None,
-    backend: Backend = None,
+    decoder: Decoder = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Print what the container says about VIDEO and the frames vidground would give the model."""
+    from vidground.pipeline import window_length_s
     from vidground.video.decode import get_decoder
     from vidground.video.probe import probe
     from vidground.video.sampling import plan_frames
 
     settings = _settings()
-    chosen = backend or settings.decoder
+    options = settings.options(
+        {
+            "fps": fps,
+            "nframes": nframes,
+            "min_frames": min_frames,
+            "max_frames": max_frames,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "total_pixels": total_pixels,
+            "max_tokens": max_tokens,
+            "start_s": start,
+            "end_s": end,
+            "decoder": decoder,
+        }
+    )
+    chosen = options.decoding.backend
     get_decoder(chosen)  # an unknown or uninstalled backend fails here, naming itself
     info = probe(video)
-    plan = plan_frames(
-        info,
-        _sampling(
-            settings,
-            fps=fps,
-            nframes=nframes,
-            min_frames=min_frames,
-            max_frames=max_frames,
-            min_pixels=min_pixels,
-            max_pixels=max_pixels,
-            total_pixels=total_pixels,
-            max_tokens=max_tokens,
-            start=start,
-            end=end,
-        ),
-    )
+    window_s = window_length_s(info, options)
+    # A range one call cannot see is looked at in windows of window_s at the target fps; the plan shown is
+    # then what one call over the whole range would get (locate's coarse pass thins it further).
+    plan = plan_frames(info, options.sampling)
     if as_json:
-        out.print_json(json.dumps({"probe": info.summary(), "plan": plan.summary(), "backend": str(chosen)}))
+        data = {"probe": info.summary(), "plan": plan.summary(), "backend": str(chosen), "window_s": window_s}
+        out.print_json(json.dumps(data))
         return
     table = Table(title=str(video), show_header=False, box=None)
     for key, value in info.summary().items():
@@ -177,16 +186,39 @@ def inspect(
     for key in ("grid_thw", "num_tokens", "second_per_grid"):
         table.add_row(key, str(plan_fields[key]))
     table.add_row("decoder", str(chosen))
+    if window_s is not None:
+        table.add_row(
+            "windows",
+            f"one call holds {window_s:.1f} s at {options.sampling.target_fps:g} fps: locate and caption look "
+            "at this range in windows",
+        )
     out.print(table)
 
 
 Model = Annotated[
-    str | None, typer.Option("--model", "-m", help="Hub id or local folder [Qwen/Qwen2.5-VL-3B-Instruct].")
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help=f"Hub id or local checkpoint folder. [default: {DEFAULT_MODEL_ID}; VIDGROUND_MODEL_ID]",
+        show_default=False,
+    ),
 ]
-Device = Annotated[str | None, typer.Option("--device", help="auto, cpu, cuda or cuda:N \\[auto].")]
-FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")]
+Device = Annotated[
+    str | None,
+    typer.Option("--device", help="auto, cpu, cuda or cuda:N. [default: auto; VIDGROUND_DEVICE]", show_default=False),
+]
+FormatOpt = Annotated[
+    OutputFormat, typer.Option("--format", "-f", help="Output format. [default: table]", show_default=False)
+]
 TimeFormat = Annotated[
-    TimeStyle, typer.Option("--time-format", help="Timecodes as seconds, clock (HH:MM:SS.mmm) or hmsf (SMPTE).")
+    TimeStyle,
+    typer.Option(
+        "--time-format",
+        help="Timecodes as seconds, clock (HH:MM:SS.mmm) or hmsf (SMPTE, at the video's frame rate). "
+        "[default: seconds]",
+        show_default=False,
+    ),
 ]
 OutFile = Annotated[Path | None, typer.Option("--out", "-o", help="Write the output to this file instead of stdout.")]
 
@@ -227,11 +259,11 @@ def _check_out(out_file: Path | None) -> None:
         raise ConfigError(f"--out {out_file}: folder {out_file.parent} is not writable")
 
 
-def _emit_result(data: dict[str, Any], fmt: OutputFormat, out_file: Path | None) -> None:
+def _emit_result(result: AnyResult, fmt: OutputFormat, time_format: TimeStyle, out_file: Path | None) -> None:
     """Write a result; formats with no place for the model's issues (unreadable answers, repairs) get them on stderr."""
-    _emit(render(data, fmt), out_file)
-    if fmt in (OutputFormat.JSONL, OutputFormat.SRT, OutputFormat.VTT, OutputFormat.CSV):
-        for issue in result_issues(data):
+    _emit(render(result, fmt, time_style=time_format), out_file)
+    if fmt in FORMATS_WITHOUT_ISSUES:
+        for issue in result_issues(result):
             err.print(f"warning: {issue}", markup=False)
 
 
@@ -249,11 +281,22 @@ def _emit(text: str, out_file: Path | None) -> None:
         raise ConfigError(f"--out {out_file}: cannot write ({exc.strerror or exc})") from exc
 
 
-@app.command()
+@app.command(
+    epilog=_epilog(
+        'vidground locate movie.mp4 "person opens door"',
+        'vidground locate movie.mp4 "a dog barks" "a car passes" -f srt -o found.srt',
+        'vidground locate movie.mp4 --time-format hmsf --start 600 --end 900 -- "-1 goal celebration"',
+    )
+)
 def locate(
     video: VideoArg,
     queries: Annotated[
-        list[str], typer.Argument(help="What to look for, e.g. 'person opens door'.", show_default=False)
+        list[str],
+        typer.Argument(
+            metavar="QUERY",
+            help="What to look for, e.g. 'person opens door'. A query starting with - goes after --.",
+            show_default=False,
+        ),
     ],
     model: Model = None,
     device: Device = None,
@@ -269,9 +312,12 @@ def locate(
     max_tokens: MaxTokens = None,
     start: Start = None,
     end: End = None,
-    backend: Backend = None,
+    decoder: Decoder = None,
     resize: Resize = None,
-    max_windows: Annotated[int, typer.Option("--max-windows", help="Long videos: windows re-grounded per query.")] = 3,
+    max_new_tokens: MaxNewTokens = None,
+    max_windows: MaxWindows = None,
+    batch_size: BatchSize = None,
+    torch_threads: TorchThreads = None,
     out_file: OutFile = None,
     quiet: Quiet = False,
 ) -> None:
@@ -279,38 +325,41 @@ def locate(
     from vidground import pipeline
 
     settings = _settings()
-    sampling = _sampling(
-        settings,
-        fps=fps,
-        nframes=nframes,
-        min_frames=min_frames,
-        max_frames=max_frames,
-        min_pixels=min_pixels,
-        max_pixels=max_pixels,
-        total_pixels=total_pixels,
-        max_tokens=max_tokens,
-        start=start,
-        end=end,
+    options = settings.options(
+        {
+            "fps": fps,
+            "nframes": nframes,
+            "min_frames": min_frames,
+            "max_frames": max_frames,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "total_pixels": total_pixels,
+            "max_tokens": max_tokens,
+            "start_s": start,
+            "end_s": end,
+            "decoder": decoder,
+            "resize": resize,
+            "max_new_tokens": max_new_tokens,
+            "max_windows": max_windows,
+            "batch_size": batch_size,
+            "torch_threads": torch_threads,
+        }
     )
     _check_out(out_file)
     runner = _runner(settings, model, device)
+    _use_torch_threads(options)
     with _progress(quiet) as on_progress:
-        result = pipeline.locate(
-            video,
-            queries,
-            runner=runner,
-            sampling=sampling,
-            backend=backend or settings.decoder,
-            resize=resize or settings.resize,
-            threads=settings.decode_threads,
-            time_style=time_format,
-            max_windows=max_windows,
-            on_progress=on_progress,
-        )
-    _emit_result(result.to_json(), fmt, out_file)
+        result = pipeline.locate(video, queries, runner=runner, options=options, on_progress=on_progress)
+    _emit_result(result, fmt, time_format, out_file)
 
 
-@app.command()
+@app.command(
+    epilog=_epilog(
+        "vidground caption movie.mp4",
+        "vidground caption movie.mp4 -f vtt -o movie.vtt",
+        "vidground caption lecture.mp4 --fps 0.5 --time-format clock",
+    )
+)
 def caption(
     video: VideoArg,
     model: Model = None,
@@ -327,8 +376,11 @@ def caption(
     max_tokens: MaxTokens = None,
     start: Start = None,
     end: End = None,
-    backend: Backend = None,
+    decoder: Decoder = None,
     resize: Resize = None,
+    max_new_tokens: MaxNewTokens = None,
+    batch_size: BatchSize = None,
+    torch_threads: TorchThreads = None,
     out_file: OutFile = None,
     quiet: Quiet = False,
 ) -> None:
@@ -336,33 +388,31 @@ def caption(
     from vidground import pipeline
 
     settings = _settings()
-    sampling = _sampling(
-        settings,
-        fps=fps,
-        nframes=nframes,
-        min_frames=min_frames,
-        max_frames=max_frames,
-        min_pixels=min_pixels,
-        max_pixels=max_pixels,
-        total_pixels=total_pixels,
-        max_tokens=max_tokens,
-        start=start,
-        end=end,
+    options = settings.options(
+        {
+            "fps": fps,
+            "nframes": nframes,
+            "min_frames": min_frames,
+            "max_frames": max_frames,
+            "min_pixels": min_pixels,
+            "max_pixels": max_pixels,
+            "total_pixels": total_pixels,
+            "max_tokens": max_tokens,
+            "start_s": start,
+            "end_s": end,
+            "decoder": decoder,
+            "resize": resize,
+            "max_new_tokens": max_new_tokens,
+            "batch_size": batch_size,
+            "torch_threads": torch_threads,
+        }
     )
     _check_out(out_file)
     runner = _runner(settings, model, device)
+    _use_torch_threads(options)
     with _progress(quiet) as on_progress:
-        result = pipeline.caption(
-            video,
-            runner=runner,
-            sampling=sampling,
-            backend=backend or settings.decoder,
-            resize=resize or settings.resize,
-            threads=settings.decode_threads,
-            time_style=time_format,
-            on_progress=on_progress,
-        )
-    _emit_result(result.to_json(), fmt, out_file)
+        result = pipeline.caption(video, runner=runner, options=options, on_progress=on_progress)
+    _emit_result(result, fmt, time_format, out_file)
 
 
 class EvalFormat(StrEnum):
@@ -391,7 +441,7 @@ def eval_command(
     nframes: NFrames = None,
     max_frames: MaxFrames = None,
     max_tokens: MaxTokens = None,
-    backend: Backend = None,
+    decoder: Decoder = None,
     resize: Resize = None,
     quiet: Quiet = False,
 ) -> None:
@@ -410,28 +460,23 @@ def eval_command(
         )
     elif videos is not None:  # always, after the check above
         settings = _settings()
-        sampling = _sampling(
-            settings,
-            fps=fps,
-            nframes=nframes,
-            min_frames=None,
-            max_frames=max_frames,
-            min_pixels=None,
-            max_pixels=None,
-            total_pixels=None,
-            max_tokens=max_tokens,
-            start=None,
-            end=None,
+        options = settings.options(
+            {
+                "fps": fps,
+                "nframes": nframes,
+                "max_frames": max_frames,
+                "max_tokens": max_tokens,
+                "decoder": decoder,
+                "resize": resize,
+            }
         )
         report = _eval_videos(
             gt,
             videos,
             settings=settings,
-            sampling=sampling,
+            options=options,
             cache=cache,
             runner=_runner(settings, model, device, weights_now=False),
-            backend=backend or settings.decoder,
-            resize=resize or settings.resize,
             quiet=quiet,
         )
     text = json.dumps(report.to_json(), indent=2) + "\n" if fmt is EvalFormat.JSON else render_table(report) + "\n"
@@ -443,15 +488,12 @@ def _eval_videos(
     videos: Path,
     *,
     settings: Settings,
-    sampling: Any,
+    options: AnalysisOptions,
     cache: Path | None,
     runner: Any,
-    backend: DecoderName,
-    resize: ResizeMode,
     quiet: bool,
 ) -> Any:
     """Run grounding over a folder for ``vidground eval --videos``, resumably, and build the report."""
-    import dataclasses
     import hashlib
 
     from vidground import pipeline
@@ -466,9 +508,8 @@ def _eval_videos(
     knobs = {
         "model_id": runner.model_id,
         "prompt_version": PROMPT_VERSION,
-        "backend": str(backend),
-        "resize": str(resize),
-        **{k: v for k, v in dataclasses.asdict(sampling).items() if v is not None},
+        "params_hash": options.params_hash(),
+        "options": options.to_json(),
     }
     if cache is None:
         digest = hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:12]
@@ -479,15 +520,7 @@ def _eval_videos(
     provenance_log = cache.with_name(cache.name + ".provenance")
 
     def locate_one(path: Path, queries: list[str]) -> Any:
-        result = pipeline.locate(
-            path,
-            queries,
-            runner=runner,
-            sampling=sampling,
-            backend=backend,
-            resize=resize,
-            threads=settings.decode_threads,
-        )
+        result = pipeline.locate(path, queries, runner=runner, options=options)
         with provenance_log.open("a", encoding="utf-8") as log:
             log.write(json.dumps(result.provenance.to_json()) + "\n")
         return result.results
@@ -501,7 +534,7 @@ def _eval_videos(
             videos,
             locate=locate_one,
             cache_path=cache,
-            on_progress=None if on_progress is None else (lambda done, total: on_progress("videos", done, total)),
+            on_progress=None if on_progress is None else (lambda done, total: on_progress(Stage.VIDEOS, done, total)),
         )
     provenances = []
     if provenance_log.exists():
@@ -536,14 +569,39 @@ def doctor() -> None:
         raise typer.Exit(2)
 
 
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"vidground {vidground.__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            "--log-level",
+            case_sensitive=False,
+            help="How much to log on stderr. [default: WARNING; VIDGROUND_LOG_LEVEL]",
+            show_default=False,
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Find when things happen in videos, and caption them with timestamps (Qwen2.5-VL)."""
+    if log_level is not None:
+        logging.getLogger().setLevel(log_level.value)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the one place where errors become exit codes and one-line messages."""
-    level = os.environ.get("VIDGROUND_LOG_LEVEL", "WARNING")
-    if not isinstance(logging.getLevelName(level.upper()), int):
-        err.print(f"error: VIDGROUND_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR", markup=False)
-        return 2
-    logging.basicConfig(level=level.upper(), stream=sys.stderr)
+    debug = False
     try:
+        settings = _settings()  # VIDGROUND_LOG_LEVEL and VIDGROUND_DEBUG are settings like any other
+        debug = settings.debug
+        logging.basicConfig(level=settings.log_level.value, stream=sys.stderr, force=True)
         # Standalone mode: the CLI framework prints usage errors itself and exits 2; our errors come out here.
         app(args=argv, prog_name="vidground", standalone_mode=True)
     except SystemExit as exc:
@@ -555,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print("interrupted")
         return 130
     except Exception as exc:
-        if os.environ.get("VIDGROUND_DEBUG"):
+        if debug:
             raise
         err.print(
             f"error: unexpected failure: {type(exc).__name__}: {exc} (set VIDGROUND_DEBUG=1 for the traceback)",

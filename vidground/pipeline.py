@@ -6,39 +6,45 @@ Three calls, as in lighthouse::
     result = locate_encoded(clip, ["person opens door"], runner=runner)  # cheap, repeatable
     result = locate("movie.mp4", ["person opens door", "dog barks"], runner=runner)  # both; long videos too
 
+Every knob comes in one :class:`~vidground.options.AnalysisOptions` value (sampling, decoding, generation) and is
+recorded in the result's provenance with the model, device, timings per stage and what each model call saw.
+
 The path of one ``locate`` call:
 
-1. ``probe`` the file (frame times from the container) and decide whether one model call can see the analysed
-   range at the target fps within ``max_frames`` and the token budget
-   (``vidground.video.windows.max_window_s``).
+1. ``probe`` the file (frame times from the container), unless the caller has a probe already, and decide
+   whether one model call can see the analysed range at the target fps within ``max_frames`` and the token
+   budget (:func:`needs_windows`).
 2. **Short video**: one frame plan, one decode, one ``encode_video``, one ``generate`` with every query's
-   prompt.
-3. **Long video** (spec 11.5): a *coarse* call over the whole range, thinned to fit, asks where each query may
-   happen; the best candidates become windows (padded, joined, split to fit one call), each window is encoded
-   once at the full target fps and asked the queries whose candidates lie in it; each answer's spans are
-   mapped to video time and the windows' spans are merged (pieces of one event cut by a border fused,
-   duplicates suppressed).
-4. Each answer is parsed (``parse_spans``), scored from its token probabilities (``span_scores``), mapped from
-   model time to video time through the plan's frame times and clamped to the video (``map_spans``), ranked.
-   Anything odd in the answer is kept: the raw text always, and one line per problem in ``issues``.
+   prompt (:func:`encode` + :func:`locate_encoded`).
+3. **Long video** (spec 11.5), in four steps: a *coarse* call over the whole range, thinned to fit, asks where
+   each query may happen (``_coarse_candidates``); the best candidates become windows, padded, joined and split
+   to fit one call (``_windows_around``); each window is encoded once at the full target fps, asked the queries
+   whose candidates lie in it, and freed before the next (``_ground_windows`` over ``_each_window``); the
+   windows' spans are put on one timeline per query, pieces of one event cut by a border fused and duplicates
+   suppressed (``_merge``).
+4. Each answer is parsed once (``parse_spans``), scored from its token probabilities (``span_scores``), mapped
+   from model time to video time through the plan's frame times and clamped to the video (``map_spans``),
+   ranked. Anything odd in the answer is kept: the raw text always, and one line per problem in ``issues``.
 
-``caption`` is the same with the dense caption prompt; long videos are covered by overlapping windows whose
-captions are stitched into one timeline (``stitch_captions``).
+``caption`` is the same with the dense caption prompt; long videos are covered by overlapping windows (the same
+``_each_window`` loop) whose captions are stitched into one timeline (``stitch_captions``).
 
-Progress is reported as ``on_progress(stage, done, total)`` with stages ``decode``, ``encode`` and
-``generate``.
+Progress is reported as ``on_progress(stage, done, total)`` with the :class:`~vidground.results.Stage` values
+``decode``, ``encode`` and ``generate``. Queries are reported as the user wrote them; only the prompt gets the
+cleaned text (``clean_query``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import NamedTuple
+from dataclasses import dataclass, field, replace
+from typing import NamedTuple, TypeVar
 
 import vidground
-from vidground.errors import ConfigError, ModelOutputError
+from vidground.errors import ConfigError, ModelOutputError, SamplingError
 from vidground.model.base import EncodedVideo, Generation, VideoRunner
 from vidground.model.prompts import (
     PROMPT_VERSION,
@@ -47,6 +53,7 @@ from vidground.model.prompts import (
     clean_query,
     grounding_prompt,
 )
+from vidground.options import DEFAULT_MIN_PIXELS, AnalysisOptions, SamplingOptions, Task
 from vidground.output.merge import (
     WindowSpans,
     map_spans,
@@ -56,36 +63,28 @@ from vidground.output.merge import (
     temporal_nms,
 )
 from vidground.output.spans import NEGATION_REASON, parse_spans
-from vidground.output.timecodes import TimeStyle
 from vidground.results import (
     CaptionResult,
     CaptionSpan,
     PassInfo,
+    PassKind,
     Provenance,
     QueryResult,
     SpanResult,
+    Stage,
     VideoResult,
 )
-from vidground.settings import DecoderName, ResizeMode
 from vidground.timeline import FramePlan, Span, VideoProbe
 from vidground.video.decode import decode_frames
 from vidground.video.probe import probe
-from vidground.video.sampling import (
-    DEFAULT_FPS,
-    DEFAULT_MIN_PIXELS,
-    SamplingOptions,
-    frame_range,
-    plan_frames,
-)
+from vidground.video.sampling import frame_range, plan_frames
 from vidground.video.windows import Window, candidate_windows, max_window_s, plan_windows
 
 logger = logging.getLogger(__name__)
 
-StageProgress = Callable[[str, int, int], None]
+StageProgress = Callable[[Stage, int, int], None]
+T = TypeVar("T")
 
-GROUNDING_MAX_NEW_TOKENS = 256
-CAPTION_MAX_NEW_TOKENS = 1024
-DEFAULT_MAX_WINDOWS = 3  # candidate windows re-grounded per query on a long video
 NMS_IOU = 0.5
 CAPTION_OVERLAP = 0.1  # neighbouring caption windows share this fraction of a window
 
@@ -95,55 +94,65 @@ class EncodedClip:
     """A video (or part of one) as the model holds it: reuse it for any number of queries.
 
     ``plan`` is what the model saw (frame indices and times, size, ``sample_fps``); ``encoded`` is the
-    runner's own.
+    runner's own; ``options`` are the knobs it was made with (its generation knobs apply to its answers).
     """
 
     path: str
     video: VideoProbe
     plan: FramePlan
     encoded: EncodedVideo
-    sampling: SamplingOptions
+    options: AnalysisOptions
     backend: str
-    resize: str
+    timings_s: dict[Stage, float] = field(default_factory=dict)
+
+
+def needs_windows(video: VideoProbe, options: AnalysisOptions | None = None) -> bool:
+    """Whether one model call cannot see the analysed range of ``video`` at the target fps.
+
+    Such a video is looked at in windows by :func:`locate` and :func:`caption`; :func:`encode` refuses it.
+    Example: 30 min at 2 fps wants 3,600 frames, one call takes 768: True. A fixed ``nframes`` never needs
+    windows.
+
+    Raises:
+        SamplingError: the time range or the caps do not fit the video.
+    """
+    return window_length_s(video, options or AnalysisOptions()) is not None
 
 
 def encode(
     path: str | os.PathLike[str],
     *,
     runner: VideoRunner,
-    sampling: SamplingOptions | None = None,
-    backend: DecoderName | str = DecoderName.PYAV,
-    resize: ResizeMode | str = ResizeMode.REFERENCE,
-    threads: int = 2,
+    options: AnalysisOptions | None = None,
     video: VideoProbe | None = None,
     on_progress: StageProgress | None = None,
 ) -> EncodedClip:
-    """Probe, sample, decode and encode a video once (the expensive step).
+    """Probe, sample, decode and encode a video once (the expensive step), for one model call.
 
     Args:
         path: the video file.
         runner: the model runner that will answer questions about the clip.
-        sampling: fps or frame count, frame and token caps, ``video_start``/``video_end`` in seconds.
-        backend: the decoder, ``pyav`` or ``decord``.
-        resize: ``reference`` or ``fast``.
-        threads: decoder threads.
+        options: sampling (fps or frame count, caps, budget, start/end seconds) and decoding knobs.
         video: the file's probe if already made.
         on_progress: ``(stage, done, total)`` for the ``decode`` and ``encode`` stages.
 
     Raises:
         VideoDecodeError, DecoderBackendError: the file cannot be read.
-        SamplingError: the options do not fit the video.
+        SamplingError: the options do not fit the video, or one call cannot see the range at the target fps
+            (:func:`needs_windows`; :func:`locate` and :func:`caption` walk such videos in windows).
     """
-    video = video if video is not None else probe(path)
-    return _encode(
-        path,
-        video,
-        sampling or SamplingOptions(),
-        runner=runner,
-        decoding=_Decoding(backend, resize, threads),
-        on_progress=on_progress,
-        step=(0, 1),
-    )
+    options = options or AnalysisOptions()
+    clock = _Clock()
+    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
+    window_s = window_length_s(video, options)
+    if window_s is not None:
+        sampling = options.sampling
+        raise SamplingError(
+            f"{video.path}: one model call holds {window_s:.1f} s at {sampling.target_fps:g} fps (max_frames="
+            f"{sampling.max_frames}, {sampling.budget_tokens()} tokens), less than the range asked for; use "
+            "locate() or caption(), which look at it in windows, or lower fps, or give nframes"
+        )
+    return _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
 
 
 def locate_encoded(
@@ -151,55 +160,37 @@ def locate_encoded(
     queries: Sequence[str],
     *,
     runner: VideoRunner,
-    time_style: TimeStyle | str = TimeStyle.SECONDS,
-    max_new_tokens: int = GROUNDING_MAX_NEW_TOKENS,
     on_progress: StageProgress | None = None,
 ) -> VideoResult:
     """Ask when each query happens in an encoded clip: one ``generate`` call for all queries.
 
     Args:
-        clip: from :func:`encode`, made by the same ``runner``.
-        queries: what to look for, in plain words; results come back in this order.
-        time_style: timecode style of ``start_tc``/``end_tc`` (``seconds``, ``clock``, ``hmsf``).
-        max_new_tokens: answer length cap.
+        clip: from :func:`encode`, made by the same ``runner``; its options' generation knobs apply.
+        queries: what to look for, in plain words; results come back in this order, as written.
         on_progress: ``(stage, done, total)`` for the ``generate`` stage.
 
     Raises:
-        ConfigError: no queries, or an empty or too long one. TimecodeError: a bad ``time_style``.
+        ConfigError: no queries, or an empty or too long one.
     """
-    cleaned = _clean_queries(queries)
+    prompts = _grounding_prompts(queries)
+    clock = _Clock(dict(clip.timings_s))
     answers = _generate(
-        runner,
-        clip.encoded,
-        [grounding_prompt(q) for q in cleaned],
-        max_new_tokens=max_new_tokens,
-        on_progress=on_progress,
+        runner, clip.encoded, prompts, options=clip.options, task=Task.LOCATE, clock=clock, on_progress=on_progress
     )
     results = []
-    for query, answer in zip(cleaned, answers, strict=True):
-        spans, found, readable, issues = _read_grounding(answer, clip.plan, duration_s=clip.video.duration_s)
-        ranked = _rank(spans, issues)
-        results.append(
-            _query_result(
-                query,
-                ranked,
-                found=found,
-                parsed=readable,
-                raw=[answer.text],
-                issues=issues,
-                fps=clip.video.fps,
-                time_style=time_style,
-            )
-        )
-    provenance = _provenance(
-        runner,
-        clip.sampling,
-        backend=clip.backend,
-        resize=clip.resize,
-        time_style=time_style,
-        passes=[("clip", clip.plan)],
+    for query, answer in zip(queries, answers, strict=True):
+        reading = _read_grounding(answer, clip.plan, duration_s=clip.video.duration_s)
+        issues = list(reading.issues)
+        ranked = _rank(reading.spans, issues)
+        results.append(_query_result(query, ranked, parsed=reading.readable, raw=[answer.text], issues=issues))
+    provenance = _provenance(Task.LOCATE, runner, clip.options, passes=[(PassKind.CLIP, clip.plan)], clock=clock)
+    return VideoResult(
+        video=clip.path,
+        duration_s=clip.video.duration_s,
+        fps=clip.video.fps,
+        results=tuple(results),
+        provenance=provenance,
     )
-    return VideoResult(video=clip.path, duration_s=clip.video.duration_s, results=tuple(results), provenance=provenance)
 
 
 def locate(
@@ -207,179 +198,71 @@ def locate(
     queries: Sequence[str],
     *,
     runner: VideoRunner,
-    sampling: SamplingOptions | None = None,
-    backend: DecoderName | str = DecoderName.PYAV,
-    resize: ResizeMode | str = ResizeMode.REFERENCE,
-    threads: int = 2,
-    time_style: TimeStyle | str = TimeStyle.SECONDS,
-    max_new_tokens: int = GROUNDING_MAX_NEW_TOKENS,
-    max_windows: int = DEFAULT_MAX_WINDOWS,
+    options: AnalysisOptions | None = None,
+    video: VideoProbe | None = None,
     on_progress: StageProgress | None = None,
 ) -> VideoResult:
     """Find when each query happens in a video; long videos go through a coarse pass and re-grounded windows.
 
     Args:
         path: the video file.
-        queries: what to look for; results come back in this order.
+        queries: what to look for; results come back in this order, as written.
         runner: the model runner.
-        sampling: fps or frame count, caps, budget and ``video_start``/``video_end`` (default 2 fps, 768
-            frames, 24,576 tokens per call).
-        backend, resize, threads: decoding (see :func:`encode`).
-        time_style: timecode style of ``start_tc``/``end_tc``.
-        max_new_tokens: answer length cap per prompt.
-        max_windows: on a long video, how many candidate windows per query are re-grounded at the target fps.
+        options: every knob (default 2 fps, 768 frames and 24,576 tokens per call, 3 windows per query).
+        video: the file's probe if already made (workers probe once per file).
         on_progress: ``(stage, done, total)`` for ``decode``, ``encode`` and ``generate``.
 
     Returns:
         A :class:`VideoResult`: per query, spans in video seconds ranked best first, clamped to the video.
 
     Raises:
-        ConfigError: no queries, a bad query or ``max_windows`` < 1. VideoDecodeError, DecoderBackendError,
-        SamplingError, TimecodeError: see :func:`encode` and :func:`locate_encoded`.
+        ConfigError: no queries or a bad query. VideoDecodeError, DecoderBackendError, SamplingError: see
+        :func:`encode`.
     """
-    cleaned = _clean_queries(queries)
-    if max_windows < 1:
-        raise ConfigError(f"max_windows: expected at least 1, got {max_windows}")
-    options = sampling or SamplingOptions()
-    decoding = _Decoding(backend, resize, threads)
-    video = probe(path)
-    window_s = _window_length_s(video, options)
+    _grounding_prompts(queries)  # bad queries fail before any video work
+    options = options or AnalysisOptions()
+    clock = _Clock()
+    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
+    window_s = window_length_s(video, options)
     if window_s is None:
-        clip = _encode(
-            path,
-            video,
-            options,
-            runner=runner,
-            decoding=decoding,
-            on_progress=on_progress,
-            step=(0, 1),
-        )
-        return locate_encoded(
-            clip,
-            cleaned,
-            runner=runner,
-            time_style=time_style,
-            max_new_tokens=max_new_tokens,
-            on_progress=on_progress,
-        )
+        clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
+        return locate_encoded(replace(clip, timings_s=clock.seconds), queries, runner=runner, on_progress=on_progress)
 
-    # Long video, step 1: one coarse call over the whole range for candidates, thinned to the frames one window
-    # call holds, so it fits the token budget at the same frame-size floor (not max_frames squeezed to 28x28).
-    coarse_options = replace(options, max_frames=round(window_s * (options.fps or DEFAULT_FPS)))
-    coarse = _encode(
-        path,
-        video,
-        coarse_options,
-        runner=runner,
-        decoding=decoding,
-        on_progress=on_progress,
-        step=(0, 1),
-    )
-    coarse_answers = _generate(
-        runner,
-        coarse.encoded,
-        [candidate_prompt(q) for q in cleaned],
-        max_new_tokens=max_new_tokens,
-        on_progress=on_progress,
-    )
-    candidates: list[tuple[Span, ...]] = []
-    issues: list[list[str]] = []
-    readable: list[bool] = []
-    for answer in coarse_answers:
-        spans, _, coarse_readable, coarse_issues = _read_grounding(answer, coarse.plan, duration_s=video.duration_s)
-        readable.append(coarse_readable)
-        candidates.append(temporal_nms(spans, iou=NMS_IOU)[:max_windows])
-        issues.append([f"coarse pass: {line}" for line in coarse_issues])
-        if not spans:  # say that "not found" rests on the thinned coarse pass alone
-            issues[-1].append(
-                f"coarse pass at {coarse.plan.sample_fps:.3g} fps found no candidate; no window was re-grounded"
-            )
+    walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
+    coarse, logs = _coarse_candidates(walk, queries, window_s=window_s)
+    windows = _windows_around(coarse.plan, logs, window_s=window_s)
+    _ground_windows(walk, queries, logs, windows)
+    return _merge(walk, queries, logs, coarse.plan)
 
-    # Step 2: windows around the candidates, each re-grounded at the target fps for the queries it concerns.
-    range_start_s, range_end_s = coarse.plan.start_s, coarse.plan.end_s
-    pad_s = max(10.0, 4.0 / coarse.plan.sample_fps)
-    windows = candidate_windows(
-        [span for spans in candidates for span in spans],
-        start_s=range_start_s,
-        end_s=range_end_s,
-        window_s=window_s,
-        overlap_s=min(pad_s, window_s / 4),
-        pad_s=pad_s,
-    )
-    pieces: list[list[WindowSpans]] = [[] for _ in cleaned]
-    raw: list[list[str]] = [[answer.text] for answer in coarse_answers]
-    passes: list[tuple[str, FramePlan]] = [("coarse", coarse.plan)]
-    for step, window in enumerate(windows):
-        asked = [
-            q
-            for q, spans in enumerate(candidates)
-            if any(s.start_s - pad_s < window.end_s and s.end_s + pad_s > window.start_s for s in spans)
-        ]
-        clip = _encode(
-            path,
-            video,
-            _within(options, window),
-            runner=runner,
-            decoding=decoding,
-            on_progress=on_progress,
-            step=(step + 1, len(windows) + 1),
-        )
-        passes.append(("window", clip.plan))
-        answers = _generate(
-            runner,
-            clip.encoded,
-            [grounding_prompt(cleaned[q]) for q in asked],
-            max_new_tokens=max_new_tokens,
-            on_progress=on_progress,
-        )
-        where = f"window {window.start_s:.1f}-{window.end_s:.1f} s"
-        for q, answer in zip(asked, answers, strict=True):
-            spans, _, window_readable, window_issues = _read_grounding(answer, clip.plan, duration_s=video.duration_s)
-            readable[q] = readable[q] and window_readable
-            pieces[q].append(WindowSpans(window, spans))
-            raw[q].append(answer.text)
-            issues[q].extend(f"{where}: {line}" for line in window_issues)
 
-    # Step 3: one timeline per query. A piece within two sampled frames of a window border was cut by it.
-    edge_s = _border_tolerance_s(options)
-    results = []
-    for q, query in enumerate(cleaned):
-        merged = merge_window_spans(
-            pieces[q],
-            range_start_s=range_start_s,
-            range_end_s=range_end_s,
-            edge_s=edge_s,
-            gap_s=edge_s,
-            iou=NMS_IOU,
-        )
-        results.append(
-            _query_result(
-                query,
-                merged,
-                found=bool(merged),
-                parsed=readable[q],
-                raw=raw[q],
-                issues=issues[q],
-                fps=video.fps,
-                time_style=time_style,
-            )
-        )
-    provenance = _provenance(
-        runner, options, backend=coarse.backend, resize=coarse.resize, time_style=time_style, passes=passes
+def caption_encoded(
+    clip: EncodedClip, *, runner: VideoRunner, on_progress: StageProgress | None = None
+) -> CaptionResult:
+    """Describe the events of an encoded clip with their times: one ``generate`` call.
+
+    Raises:
+        ModelOutputError: the runner returned no answer.
+    """
+    clock = _Clock(dict(clip.timings_s))
+    spans, raw, issues = _caption_clip(clip, runner=runner, clock=clock, on_progress=on_progress)
+    captions = stitch_captions(
+        [WindowSpans(Window(clip.plan.start_s, clip.plan.end_s), spans)],
+        edge_s=_border_tolerance_s(clip.options.sampling),
+        iou=NMS_IOU,
     )
-    return VideoResult(video=str(path), duration_s=video.duration_s, results=tuple(results), provenance=provenance)
+    return _caption_result(
+        clip.path, clip.video, captions, raw=[raw], issues=issues,
+        provenance=_provenance(
+            Task.CAPTION, runner, clip.options, passes=[(PassKind.CLIP, clip.plan)], clock=clock),
+    )  # fmt: skip
 
 
 def caption(
     path: str | os.PathLike[str],
     *,
     runner: VideoRunner,
-    sampling: SamplingOptions | None = None,
-    backend: DecoderName | str = DecoderName.PYAV,
-    resize: ResizeMode | str = ResizeMode.REFERENCE,
-    threads: int = 2,
-    time_style: TimeStyle | str = TimeStyle.SECONDS,
-    max_new_tokens: int = CAPTION_MAX_NEW_TOKENS,
+    options: AnalysisOptions | None = None,
+    video: VideoProbe | None = None,
     on_progress: StageProgress | None = None,
 ) -> CaptionResult:
     """Describe the events of a video with their times (dense captioning); long videos in overlapping windows.
@@ -390,132 +273,287 @@ def caption(
         A :class:`CaptionResult` with captions in video seconds, sorted by start, clamped to the video.
 
     Raises:
-        VideoDecodeError, DecoderBackendError, SamplingError, TimecodeError: see :func:`encode`.
+        VideoDecodeError, DecoderBackendError, SamplingError: see :func:`encode`.
     """
-    options = sampling or SamplingOptions()
-    decoding = _Decoding(backend, resize, threads)
-    video = probe(path)
-    window_s = _window_length_s(video, options)
-    first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
-    range_start_s, range_end_s = _frame_time_s(video, first), _frame_time_s(video, last)
-    windows = (
-        (None,)
-        if window_s is None
-        else plan_windows(range_start_s, range_end_s, window_s=window_s, overlap_s=window_s * CAPTION_OVERLAP)
-    )
-    pieces: list[WindowSpans] = []
+    options = options or AnalysisOptions()
+    clock = _Clock()
+    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
+    window_s = window_length_s(video, options)
+    if window_s is None:
+        clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
+        return caption_encoded(replace(clip, timings_s=clock.seconds), runner=runner, on_progress=on_progress)
+
+    range_start_s, range_end_s = analysed_range_s(video, options.sampling)
+    windows = plan_windows(range_start_s, range_end_s, window_s=window_s, overlap_s=window_s * CAPTION_OVERLAP)
+    walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
     raw: list[str] = []
     issues: list[str] = []
-    passes: list[tuple[str, FramePlan]] = []
-    backend_used = str(backend)
-    for step, window in enumerate(windows):
-        clip = _encode(
-            path,
-            video,
-            options if window is None else _within(options, window),
-            runner=runner,
-            decoding=decoding,
-            on_progress=on_progress,
-            step=(step, len(windows)),
-        )
-        window = window or Window(range_start_s, range_end_s)
-        backend_used = clip.backend
-        passes.append(("clip" if window_s is None else "window", clip.plan))
-        (answer,) = _generate(
-            runner, clip.encoded, [caption_prompt()], max_new_tokens=max_new_tokens, on_progress=on_progress
-        )
-        spans, _, _, answer_issues = _read_grounding(answer, clip.plan, duration_s=video.duration_s, scores=False)
-        prefix = "" if window_s is None else f"window {window.start_s:.1f}-{window.end_s:.1f} s: "
-        issues.extend(prefix + line for line in answer_issues)
-        raw.append(answer.text)
-        pieces.append(WindowSpans(window, spans))
-    captions = stitch_captions(pieces, edge_s=_border_tolerance_s(options), iou=NMS_IOU)
-    provenance = _provenance(
-        runner,
-        options,
-        backend=backend_used,
-        resize=str(ResizeMode(resize)),
-        time_style=time_style,
-        passes=passes,
+
+    def describe(window: Window, clip: EncodedClip) -> WindowSpans:
+        spans, text, window_issues = _caption_clip(clip, runner=runner, clock=clock, on_progress=on_progress)
+        raw.append(text)
+        issues.extend(f"window {window.start_s:.1f}-{window.end_s:.1f} s: {line}" for line in window_issues)
+        return WindowSpans(window, spans)
+
+    pieces = _each_window(walk, windows, describe, first_step=0)
+    captions = stitch_captions(pieces, edge_s=_border_tolerance_s(options.sampling), iou=NMS_IOU)
+    provenance = _provenance(Task.CAPTION, runner, options, passes=walk.passes, clock=clock)
+    return _caption_result(str(path), video, captions, raw=raw, issues=issues, provenance=provenance)
+
+
+# -- long videos, step by step -------------------------------------------------------------------------------
+
+
+@dataclass
+class _QueryLog:
+    """What one query gathered over the passes of a long video."""
+
+    candidates: tuple[Span, ...] = ()
+    raw: list[str] = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
+    readable: bool = True
+    pieces: list[WindowSpans] = field(default_factory=list)
+
+
+@dataclass
+class _Walk:
+    """One call's fixed inputs for the passes over a long video, and the passes made so far."""
+
+    path: str | os.PathLike[str]
+    video: VideoProbe
+    options: AnalysisOptions
+    runner: VideoRunner
+    clock: _Clock
+    on_progress: StageProgress | None
+    passes: list[tuple[PassKind, FramePlan]] = field(default_factory=list)
+    steps: int = 1  # passes in all, for the encode progress
+
+
+def _coarse_candidates(walk: _Walk, queries: Sequence[str], *, window_s: float) -> tuple[EncodedClip, list[_QueryLog]]:
+    """Step 1: one call over the whole range, thinned to the frames one window call holds (so it fits the token
+    budget at the same frame-size floor, not max_frames squeezed to 28x28), asks where each query may be."""
+    sampling = walk.options.sampling
+    thinned = replace(sampling, max_frames=round(window_s * sampling.target_fps))
+    coarse = _encode(
+        walk.path, walk.video, replace(walk.options, sampling=thinned), runner=walk.runner, clock=walk.clock,
+        on_progress=walk.on_progress, step=(0, walk.steps),
+    )  # fmt: skip
+    walk.passes.append((PassKind.COARSE, coarse.plan))
+    answers = _generate(
+        walk.runner,
+        coarse.encoded,
+        [candidate_prompt(clean_query(q)) for q in queries],
+        options=walk.options,
+        task=Task.LOCATE,
+        clock=walk.clock,
+        on_progress=walk.on_progress,
     )
-    return CaptionResult(
-        video=str(path),
-        duration_s=video.duration_s,
-        captions=tuple(CaptionSpan.from_span(c, fps=video.fps, style=time_style) for c in captions),
-        raw=tuple(raw),
-        issues=tuple(issues),
+    logs = []
+    for answer in answers:
+        reading = _read_grounding(answer, coarse.plan, duration_s=walk.video.duration_s)
+        log = _QueryLog(
+            candidates=temporal_nms(reading.spans, iou=NMS_IOU)[: walk.options.generation.max_windows],
+            raw=[answer.text],
+            issues=[f"coarse pass: {line}" for line in reading.issues],
+            readable=reading.readable,
+        )
+        if not reading.spans:  # say that "not found" rests on the thinned coarse pass alone
+            log.issues.append(
+                f"coarse pass at {coarse.plan.sample_fps:.3g} fps found no candidate; no window was re-grounded"
+            )
+        logs.append(log)
+    return coarse, logs
+
+
+def _candidate_pad_s(coarse: FramePlan) -> float:
+    """How far around a coarse candidate to look: 10 s, or four coarse frames when those are further apart."""
+    return max(10.0, 4.0 / coarse.sample_fps)
+
+
+def _windows_around(coarse: FramePlan, logs: Sequence[_QueryLog], *, window_s: float) -> tuple[Window, ...]:
+    """Step 2: windows around every query's candidates, padded, joined where they meet, split to fit one call."""
+    pad_s = _candidate_pad_s(coarse)
+    return candidate_windows(
+        [span for log in logs for span in log.candidates],
+        start_s=coarse.start_s,
+        end_s=coarse.end_s,
+        window_s=window_s,
+        overlap_s=min(pad_s, window_s / 4),
+        pad_s=pad_s,
+    )
+
+
+def _ground_windows(walk: _Walk, queries: Sequence[str], logs: list[_QueryLog], windows: Sequence[Window]) -> None:
+    """Step 3: each window at the target fps, asked only the queries whose candidates lie in it."""
+    pad_s = _candidate_pad_s(walk.passes[0][1])
+    walk.steps = len(windows) + 1
+
+    def ask(window: Window, clip: EncodedClip) -> None:
+        asked = [
+            q
+            for q, log in enumerate(logs)
+            if any(s.start_s - pad_s < window.end_s and s.end_s + pad_s > window.start_s for s in log.candidates)
+        ]
+        answers = _generate(
+            walk.runner,
+            clip.encoded,
+            [grounding_prompt(clean_query(queries[q])) for q in asked],
+            options=walk.options,
+            task=Task.LOCATE,
+            clock=walk.clock,
+            on_progress=walk.on_progress,
+        )
+        where = f"window {window.start_s:.1f}-{window.end_s:.1f} s"
+        for q, answer in zip(asked, answers, strict=True):
+            reading = _read_grounding(answer, clip.plan, duration_s=walk.video.duration_s)
+            log = logs[q]
+            log.readable = log.readable and reading.readable
+            log.pieces.append(WindowSpans(window, reading.spans))
+            log.raw.append(answer.text)
+            log.issues.extend(f"{where}: {line}" for line in reading.issues)
+
+    _each_window(walk, windows, ask, first_step=1)
+
+
+def _merge(walk: _Walk, queries: Sequence[str], logs: Sequence[_QueryLog], coarse: FramePlan) -> VideoResult:
+    """Step 4: one timeline per query. A piece within two sampled frames of a window border was cut by it."""
+    edge_s = _border_tolerance_s(walk.options.sampling)
+    results = []
+    for query, log in zip(queries, logs, strict=True):
+        merged = merge_window_spans(
+            log.pieces,
+            range_start_s=coarse.start_s,
+            range_end_s=coarse.end_s,
+            edge_s=edge_s,
+            gap_s=edge_s,
+            iou=NMS_IOU,
+        )
+        results.append(_query_result(query, merged, parsed=log.readable, raw=log.raw, issues=log.issues))
+    provenance = _provenance(Task.LOCATE, walk.runner, walk.options, passes=walk.passes, clock=walk.clock)
+    return VideoResult(
+        video=str(walk.path),
+        duration_s=walk.video.duration_s,
+        fps=walk.video.fps,
+        results=tuple(results),
         provenance=provenance,
     )
+
+
+def _each_window(
+    walk: _Walk, windows: Sequence[Window], ask: Callable[[Window, EncodedClip], T], *, first_step: int
+) -> list[T]:
+    """The one loop over a long video's windows, for locate and caption: encode a window at the target fps,
+    ask it, free it before the next (at most one window's frames and features are held at a time)."""
+    results = []
+    for i, window in enumerate(windows):
+        clip = _encode(
+            walk.path,
+            walk.video,
+            replace(walk.options, sampling=_within(walk.options.sampling, window)),
+            runner=walk.runner,
+            clock=walk.clock,
+            on_progress=walk.on_progress,
+            step=(first_step + i, first_step + len(windows)),
+        )
+        walk.passes.append((PassKind.WINDOW, clip.plan))
+        results.append(ask(window, clip))
+        del clip
+    return results
 
 
 # -- the steps -----------------------------------------------------------------------------------------------
 
 
-def _clean_queries(queries: Sequence[str]) -> list[str]:
+def _grounding_prompts(queries: Sequence[str]) -> list[str]:
+    """One grounding prompt per query (the cleaned text goes into the prompt only).
+
+    Raises:
+        ConfigError: not a list of strings, an empty list, or an empty or too long query.
+    """
     if isinstance(queries, str) or not queries:
         raise ConfigError(f"queries: expected a non-empty list of strings, got {queries!r}")
-    return [clean_query(q) for q in queries]
+    return [grounding_prompt(clean_query(q)) for q in queries]
 
 
-def _window_length_s(video: VideoProbe, options: SamplingOptions) -> float | None:
+def analysed_range_s(video: VideoProbe, sampling: SamplingOptions) -> tuple[float, float]:
+    """The times (seconds) of the first and last source frame inside the requested start/end.
+
+    Raises:
+        SamplingError: the range holds fewer than two frames.
+    """
+    first, last = frame_range(video.n_frames, video.fps, video_start=sampling.video_start, video_end=sampling.video_end)
+    return _frame_time_s(video, first), _frame_time_s(video, last)
+
+
+def window_length_s(video: VideoProbe, options: AnalysisOptions) -> float | None:
     """Window length in seconds if the analysed range needs more than one call at the target fps, else None.
 
     Example: a 30 min video at 2 fps wants 3,600 frames; one call takes 768 (384 s), so windows of 384 s.
     A fixed ``nframes`` never needs windows: the caller asked for exactly that many frames.
+
+    Raises:
+        SamplingError: the range holds fewer than two frames, or the caps leave room for fewer than two.
     """
-    if options.nframes is not None:
+    sampling = options.sampling
+    if sampling.nframes is not None:
         return None
-    fps = options.fps or DEFAULT_FPS
-    budget_tokens = options.max_tokens
-    if options.total_pixels is not None:
-        budget_tokens = min(budget_tokens, options.total_pixels // (28 * 28))
+    fps = sampling.target_fps
     window_s = max_window_s(
         fps=fps,
-        max_frames=options.max_frames,
-        max_tokens=budget_tokens,
-        min_frame_pixels=options.min_pixels or DEFAULT_MIN_PIXELS,
+        max_frames=sampling.max_frames,
+        max_tokens=sampling.budget_tokens(),
+        min_frame_pixels=sampling.min_pixels or DEFAULT_MIN_PIXELS,
     )
-    first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
+    first, last = frame_range(video.n_frames, video.fps, video_start=sampling.video_start, video_end=sampling.video_end)
     wanted_frames = (last - first + 1) / video.fps * fps
     return window_s if wanted_frames > window_s * fps else None
 
 
-def _border_tolerance_s(options: SamplingOptions) -> float:
+def _border_tolerance_s(sampling: SamplingOptions) -> float:
     """How near (seconds) a window border a span must come to count as cut by it: two frames, at least 1 s."""
-    return max(1.0, 2.0 / (options.fps or DEFAULT_FPS))
+    return max(1.0, 2.0 / sampling.target_fps)
 
 
 def _frame_time_s(video: VideoProbe, index: int) -> float:
     return video.frame_times_s[index] if video.frame_times_s else index / video.fps
 
 
-@dataclass(frozen=True)
-class _Decoding:
-    """How every pass of one call reads frames: decoder, resize path, decoder threads."""
+class _Clock:
+    """Wall seconds spent per stage over one call (all passes summed), for the provenance."""
 
-    backend: DecoderName | str
-    resize: ResizeMode | str
-    threads: int
+    def __init__(self, seconds: dict[Stage, float] | None = None) -> None:
+        self.seconds: dict[Stage, float] = seconds if seconds is not None else {}
+
+    def add(self, stage: Stage, seconds: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    def timed(self, stage: Stage, fn: Callable[..., T], *args: object) -> T:
+        started = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.add(stage, time.perf_counter() - started)
 
 
-def _within(options: SamplingOptions, window: Window) -> SamplingOptions:
+def _within(sampling: SamplingOptions, window: Window) -> SamplingOptions:
     """The same sampling, restricted to a window's seconds (the window is sampled at the target fps)."""
-    return replace(options, video_start=window.start_s, video_end=window.end_s)
+    return replace(sampling, video_start=window.start_s, video_end=window.end_s)
 
 
 def _encode(
     path: str | os.PathLike[str],
     video: VideoProbe,
-    sampling: SamplingOptions,
+    options: AnalysisOptions,
     *,
     runner: VideoRunner,
-    decoding: _Decoding,
+    clock: _Clock,
     on_progress: StageProgress | None,
     step: tuple[int, int],
 ) -> EncodedClip:
     """Plan, decode and encode one pass; ``step`` = (pass, passes in all) for the ``encode`` progress."""
-    plan = plan_frames(video, sampling)
-    decode_progress = None if on_progress is None else _stage(on_progress, "decode")
+    plan = plan_frames(video, options.sampling)
+    decoding = options.decoding
+    started = time.perf_counter()
     decoded = decode_frames(
         path,
         plan,
@@ -523,8 +561,9 @@ def _encode(
         resize=decoding.resize,
         threads=decoding.threads,
         probe=video,
-        on_progress=decode_progress,
+        on_progress=None if on_progress is None else _stage(on_progress, Stage.DECODE),
     )
+    clock.add(Stage.DECODE, time.perf_counter() - started)
     logger.info(
         "encoding path=%s n_frames=%s tokens=%s sample_fps=%.4g",
         path,
@@ -532,21 +571,15 @@ def _encode(
         plan.num_tokens,
         plan.sample_fps,
     )
-    encoded = runner.encode_video(decoded.frames, plan)  # (T, 3, H, W) uint8
+    encoded = clock.timed(Stage.ENCODE, runner.encode_video, decoded.frames, plan)  # frames (T, 3, H, W) uint8
     if on_progress is not None:
-        on_progress("encode", step[0] + 1, step[1])
+        on_progress(Stage.ENCODE, step[0] + 1, step[1])
     return EncodedClip(
-        path=str(path),
-        video=video,
-        plan=plan,
-        encoded=encoded,
-        sampling=sampling,
-        backend=str(decoded.backend),
-        resize=str(ResizeMode(decoding.resize)),
+        path=str(path), video=video, plan=plan, encoded=encoded, options=options, backend=str(decoded.backend)
     )
 
 
-def _stage(on_progress: StageProgress, stage: str) -> Callable[[int, int], None]:
+def _stage(on_progress: StageProgress, stage: Stage) -> Callable[[int, int], None]:
     def report(done: int, total: int) -> None:
         on_progress(stage, done, total)
 
@@ -558,13 +591,23 @@ def _generate(
     encoded: EncodedVideo,
     prompts: list[str],
     *,
-    max_new_tokens: int,
+    options: AnalysisOptions,
+    task: Task,
+    clock: _Clock,
     on_progress: StageProgress | None,
 ) -> list[Generation]:
     if not prompts:
         return []
-    progress = None if on_progress is None else _stage(on_progress, "generate")
-    answers = runner.generate(encoded, prompts, max_new_tokens=max_new_tokens, on_progress=progress)
+    progress = None if on_progress is None else _stage(on_progress, Stage.GENERATE)
+    started = time.perf_counter()
+    answers = runner.generate(
+        encoded,
+        prompts,
+        max_new_tokens=options.generation.new_tokens_for(task),
+        batch_size=options.generation.batch_size,
+        on_progress=progress,
+    )
+    clock.add(Stage.GENERATE, time.perf_counter() - started)
     if len(answers) != len(prompts):
         raise ModelOutputError(f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}")
     return answers
@@ -609,49 +652,77 @@ def _rank(spans: Sequence[Span], issues: list[str]) -> tuple[Span, ...]:
 
 
 def _query_result(
-    query: str,
-    spans: Sequence[Span],
-    *,
-    found: bool,
-    parsed: bool,
-    raw: Sequence[str],
-    issues: Sequence[str],
-    fps: float,
-    time_style: TimeStyle | str,
+    query: str, spans: Sequence[Span], *, parsed: bool, raw: Sequence[str], issues: Sequence[str]
 ) -> QueryResult:
     return QueryResult(
         query=query,
-        found=found and bool(spans),
+        found=bool(spans),
         parsed=parsed,
-        spans=tuple(SpanResult.from_span(s, fps=fps, style=time_style) for s in spans),
+        spans=tuple(SpanResult(s.start_s, s.end_s, s.score) for s in spans),
         raw=tuple(raw),
         issues=tuple(issues),
     )
 
 
-def _provenance(
-    runner: VideoRunner,
-    options: SamplingOptions,
+def _caption_clip(
+    clip: EncodedClip, *, runner: VideoRunner, clock: _Clock, on_progress: StageProgress | None
+) -> tuple[tuple[Span, ...], str, list[str]]:
+    """Ask one encoded clip for its dense caption: spans in video seconds, the raw answer, its issues."""
+    (answer,) = _generate(
+        runner,
+        clip.encoded,
+        [caption_prompt()],
+        options=clip.options,
+        task=Task.CAPTION,
+        clock=clock,
+        on_progress=on_progress,
+    )
+    reading = _read_grounding(answer, clip.plan, duration_s=clip.video.duration_s, scores=False)
+    return reading.spans, answer.text, reading.issues
+
+
+def _caption_result(
+    path: str,
+    video: VideoProbe,
+    captions: Sequence[Span],
     *,
-    backend: str,
-    resize: str,
-    time_style: TimeStyle | str,
-    passes: Sequence[tuple[str, FramePlan]],
+    raw: Sequence[str],
+    issues: Sequence[str],
+    provenance: Provenance,
+) -> CaptionResult:
+    return CaptionResult(
+        video=path,
+        duration_s=video.duration_s,
+        fps=video.fps,
+        captions=tuple(CaptionSpan(c.start_s, c.end_s, c.text or "") for c in captions),
+        raw=tuple(raw),
+        issues=tuple(issues),
+        provenance=provenance,
+    )
+
+
+def _provenance(
+    task: Task,
+    runner: VideoRunner,
+    options: AnalysisOptions,
+    *,
+    passes: Sequence[tuple[PassKind, FramePlan]],
+    clock: _Clock,
 ) -> Provenance:
     info = runner.info
     times = sorted({t for _, plan in passes for t in plan.times_s})
     return Provenance(
+        task=task,
         vidground_version=vidground.__version__,
         model_id=info.model_id,
         model_revision=info.revision,
+        device=info.device,
+        dtype=info.dtype,
+        attn_implementation=info.attn_implementation,
         prompt_version=PROMPT_VERSION,
-        fps=None if options.nframes is not None else (options.fps or DEFAULT_FPS),
-        nframes=options.nframes,
-        max_frames=options.max_frames,
-        max_tokens=options.max_tokens,
-        backend=backend,
-        resize=resize,
-        time_style=str(TimeStyle(time_style)),
+        options=options,
+        start_s=min(plan.start_s for _, plan in passes),
+        end_s=max(plan.end_s for _, plan in passes),
         passes=tuple(
             PassInfo(
                 kind=kind,
@@ -664,7 +735,18 @@ def _provenance(
             for kind, plan in passes
         ),
         frame_times_s=tuple(times),
+        timings_s=dict(clock.seconds),
     )
 
 
-__all__ = ["EncodedClip", "caption", "encode", "locate", "locate_encoded"]
+__all__ = [
+    "EncodedClip",
+    "analysed_range_s",
+    "caption",
+    "caption_encoded",
+    "encode",
+    "locate",
+    "locate_encoded",
+    "needs_windows",
+    "window_length_s",
+]

@@ -1,62 +1,65 @@
-"""What ``locate`` and ``caption`` return: frozen values, and their one JSON shape (``to_json``).
+"""What ``locate`` and ``caption`` return: frozen values of seconds, scores, texts and provenance.
 
-``to_json`` returns plain dicts, lists, strings and numbers, ready for ``json.dumps``; the CLI, the API and
-the workers all write this shape::
+Results are data: they hold no display strings (timecodes are made where output is rendered: ``render.py``, the
+API's schemas) and each type reads back what it writes, ``T.from_json(x.to_json()) == x``. The JSON shape::
 
-    {"video", "duration_s",
-     "results": [{"query", "found",
-                  "spans": [{"start_s", "end_s", "score", "start_tc", "end_tc"}],
-                  "raw", "issues"}],
+    {"video", "duration_s", "fps",
+     "results": [{"query", "found", "parsed", "spans": [{"start_s", "end_s", "score"}], "raw", "issues"}],
      "provenance": {...}}
 
-and for captions ``{"video", "duration_s", "captions": [{"start_s", "end_s", "text", "start_tc", "end_tc"}],
-"raw", "issues", "provenance"}``. ``found`` is False both when the model says the event does not occur
-(``issues`` empty) and when its answer could not be read (``issues`` says why); ``raw`` always holds the
-model's answers as written.
+and for captions ``{"video", "duration_s", "fps", "captions": [{"start_s", "end_s", "text"}], "raw", "issues",
+"provenance"}``. ``found`` is False both when the model says the event does not occur (``issues`` empty) and when
+its answer could not be read (``parsed`` False, ``issues`` says why); ``raw`` always holds the model's answers as
+written. ``fps`` is the video's frame rate, which ``hmsf`` timecodes need.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-from vidground.output.timecodes import TimeStyle, format_timecode
-from vidground.timeline import Span
+from vidground.options import AnalysisOptions, Task
 
 
-def _timecode(seconds: float, *, fps: float, style: TimeStyle | str) -> str:
-    # hmsf needs a frame rate; the video's own rate is the one a timecode refers to.
-    return format_timecode(seconds, fps=fps, style=style)
+class Stage(StrEnum):
+    """Steps of an analysis, as progress callbacks and timings name them."""
+
+    PROBE = "probe"
+    DECODE = "decode"
+    ENCODE = "encode"
+    GENERATE = "generate"
+    VIDEOS = "videos"  # vidground eval --videos: one step per video
+
+
+class PassKind(StrEnum):
+    """What one model call saw: the whole range at the target fps (``clip``), the whole range thinned to find
+    candidates (``coarse``), or one window at the target fps (``window``)."""
+
+    CLIP = "clip"
+    COARSE = "coarse"
+    WINDOW = "window"
+
+
+def _opt_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
 class SpanResult:
-    """One place where a query happens, in video seconds, with its score in [0, 1] and timecodes."""
+    """One place where a query happens, in video seconds, with its score in [0, 1] (None: no token scores)."""
 
     start_s: float
     end_s: float
     score: float | None
-    start_tc: str
-    end_tc: str
-
-    @classmethod
-    def from_span(cls, span: Span, *, fps: float, style: TimeStyle | str) -> SpanResult:
-        """Add timecodes in ``style`` (at the video's ``fps``) to a span in video seconds.
-
-        Raises:
-            TimecodeError: unknown style, or ``hmsf`` with an unusable fps.
-        """
-        return cls(
-            start_s=span.start_s,
-            end_s=span.end_s,
-            score=span.score,
-            start_tc=_timecode(span.start_s, fps=fps, style=style),
-            end_tc=_timecode(span.end_s, fps=fps, style=style),
-        )
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # the fields, in order, are the wire shape
+        return {"start_s": self.start_s, "end_s": self.end_s, "score": self.score}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SpanResult:
+        return cls(float(data["start_s"]), float(data["end_s"]), _opt_float(data.get("score")))
 
 
 @dataclass(frozen=True)
@@ -66,37 +69,20 @@ class CaptionSpan:
     start_s: float
     end_s: float
     text: str
-    start_tc: str
-    end_tc: str
-
-    @classmethod
-    def from_span(cls, span: Span, *, fps: float, style: TimeStyle | str) -> CaptionSpan:
-        """Add timecodes to a caption span (``text`` None becomes an empty string).
-
-        Raises:
-            TimecodeError: unknown style, or ``hmsf`` with an unusable fps.
-        """
-        return cls(
-            start_s=span.start_s,
-            end_s=span.end_s,
-            text=span.text or "",
-            start_tc=_timecode(span.start_s, fps=fps, style=style),
-            end_tc=_timecode(span.end_s, fps=fps, style=style),
-        )
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)  # the fields, in order, are the wire shape
+        return {"start_s": self.start_s, "end_s": self.end_s, "text": self.text}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaptionSpan:
+        return cls(float(data["start_s"]), float(data["end_s"]), str(data.get("text") or ""))
 
 
 @dataclass(frozen=True)
 class PassInfo:
-    """One model call: which part of the video it saw and how.
+    """One model call: which part of the video it saw (seconds) and how (rate, frames, tokens)."""
 
-    ``kind`` is ``clip`` (the whole analysed range at the target fps), ``coarse`` (the whole range, thinned to
-    fit one call, to find candidate windows) or ``window`` (one window at the target fps).
-    """
-
-    kind: str
+    kind: PassKind
     start_s: float
     end_s: float
     sample_fps: float
@@ -105,7 +91,7 @@ class PassInfo:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
+            "kind": str(self.kind),
             "start_s": self.start_s,
             "end_s": self.end_s,
             "sample_fps": self.sample_fps,
@@ -113,33 +99,50 @@ class PassInfo:
             "n_tokens": self.n_tokens,
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PassInfo:
+        return cls(
+            kind=PassKind(data["kind"]),
+            start_s=float(data["start_s"]),
+            end_s=float(data["end_s"]),
+            sample_fps=float(data["sample_fps"]),
+            n_frames=int(data["n_frames"]),
+            n_tokens=int(data["n_tokens"]),
+        )
+
 
 @dataclass(frozen=True)
 class Provenance:
-    """Every knob that changed the result, and what the model was actually given.
+    """Every knob that changed the result, what the model was given, and how long each stage took.
 
-    ``sample_fps`` is the first call's sampling rate; ``n_frames``/``n_tokens`` add up all calls;
-    ``frame_times_s`` are the video times of every frame the model saw (sorted, each once); ``windows`` lists
-    the ``[start_s, end_s]`` of the window calls (empty when one call covered the video); ``passes`` details
-    each call.
+    ``options`` holds every sampling, decoding and generation knob (its ``params_hash()`` is the index's "same
+    analysis" key); ``start_s``/``end_s`` is the range actually analysed; ``passes`` details each model call;
+    ``frame_times_s`` are the video times of every frame the model saw (sorted, each once); ``timings_s`` are
+    wall seconds per stage, summed over passes.
     """
 
+    task: Task
     vidground_version: str
     model_id: str
     model_revision: str | None
+    device: str
+    dtype: str
+    attn_implementation: str | None
     prompt_version: str
-    fps: float | None
-    nframes: int | None
-    max_frames: int
-    max_tokens: int
-    backend: str
-    resize: str
-    time_style: str
+    options: AnalysisOptions
+    start_s: float
+    end_s: float
     passes: tuple[PassInfo, ...]
     frame_times_s: tuple[float, ...]
+    timings_s: Mapping[Stage, float] = field(default_factory=dict)
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.generation.batch_size
 
     @property
     def sample_fps(self) -> float | None:
+        """The first call's sampling rate."""
         return self.passes[0].sample_fps if self.passes else None
 
     @property
@@ -152,35 +155,60 @@ class Provenance:
 
     @property
     def windows(self) -> tuple[tuple[float, float], ...]:
-        return tuple((p.start_s, p.end_s) for p in self.passes if p.kind == "window")
+        """``(start_s, end_s)`` of the window calls (empty when one call covered the range)."""
+        return tuple((p.start_s, p.end_s) for p in self.passes if p.kind is PassKind.WINDOW)
 
     def to_json(self) -> dict[str, Any]:
+        """The fields, plus derived ``params_hash``, ``batch_size``, ``sample_fps``, ``n_frames``, ``n_tokens``
+        and ``windows`` for readers that do not rebuild the value (``from_json`` ignores them)."""
         return {
+            "task": str(self.task),
             "vidground_version": self.vidground_version,
             "model_id": self.model_id,
             "model_revision": self.model_revision,
+            "device": self.device,
+            "dtype": self.dtype,
+            "attn_implementation": self.attn_implementation,
             "prompt_version": self.prompt_version,
-            "fps": self.fps,
-            "nframes": self.nframes,
-            "max_frames": self.max_frames,
-            "max_tokens": self.max_tokens,
-            "backend": self.backend,
-            "resize": self.resize,
-            "time_style": self.time_style,
+            "options": self.options.to_json(),
+            "params_hash": self.options.params_hash(),
+            "batch_size": self.batch_size,
+            "start_s": self.start_s,
+            "end_s": self.end_s,
             "sample_fps": self.sample_fps,
             "n_frames": self.n_frames,
             "n_tokens": self.n_tokens,
-            "frame_times_s": list(self.frame_times_s),
             "windows": [list(w) for w in self.windows],
             "passes": [p.to_json() for p in self.passes],
+            "frame_times_s": list(self.frame_times_s),
+            "timings_s": {str(stage): seconds for stage, seconds in self.timings_s.items()},
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Provenance:
+        return cls(
+            task=Task(data["task"]),
+            vidground_version=str(data["vidground_version"]),
+            model_id=str(data["model_id"]),
+            model_revision=data.get("model_revision"),
+            device=str(data["device"]),
+            dtype=str(data["dtype"]),
+            attn_implementation=data.get("attn_implementation"),
+            prompt_version=str(data["prompt_version"]),
+            options=AnalysisOptions.from_json(data["options"]),
+            start_s=float(data["start_s"]),
+            end_s=float(data["end_s"]),
+            passes=tuple(PassInfo.from_json(p) for p in data.get("passes") or ()),
+            frame_times_s=tuple(float(t) for t in data.get("frame_times_s") or ()),
+            timings_s={Stage(k): float(v) for k, v in (data.get("timings_s") or {}).items()},
+        )
 
 
 @dataclass(frozen=True)
 class QueryResult:
     """The answer to one query: where it happens (ranked best first), or that it was not found, and why."""
 
-    query: str
+    query: str  # as the user wrote it
     found: bool
     parsed: bool  # every answer was understood (spans, or an explicit "does not occur"); False: kept raw in issues
     spans: tuple[SpanResult, ...]
@@ -197,6 +225,17 @@ class QueryResult:
             "issues": list(self.issues),
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> QueryResult:
+        return cls(
+            query=str(data["query"]),
+            found=bool(data["found"]),
+            parsed=bool(data.get("parsed", True)),
+            spans=tuple(SpanResult.from_json(s) for s in data.get("spans") or ()),
+            raw=tuple(str(r) for r in data.get("raw") or ()),
+            issues=tuple(str(i) for i in data.get("issues") or ()),
+        )
+
 
 @dataclass(frozen=True)
 class VideoResult:
@@ -204,6 +243,7 @@ class VideoResult:
 
     video: str
     duration_s: float
+    fps: float
     results: tuple[QueryResult, ...]
     provenance: Provenance
 
@@ -211,9 +251,20 @@ class VideoResult:
         return {
             "video": self.video,
             "duration_s": self.duration_s,
+            "fps": self.fps,
             "results": [r.to_json() for r in self.results],
             "provenance": self.provenance.to_json(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VideoResult:
+        return cls(
+            video=str(data["video"]),
+            duration_s=float(data["duration_s"]),
+            fps=float(data["fps"]),
+            results=tuple(QueryResult.from_json(r) for r in data["results"]),
+            provenance=Provenance.from_json(data["provenance"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -222,6 +273,7 @@ class CaptionResult:
 
     video: str
     duration_s: float
+    fps: float
     captions: tuple[CaptionSpan, ...]
     raw: tuple[str, ...]
     issues: tuple[str, ...]
@@ -231,8 +283,31 @@ class CaptionResult:
         return {
             "video": self.video,
             "duration_s": self.duration_s,
+            "fps": self.fps,
             "captions": [c.to_json() for c in self.captions],
             "raw": list(self.raw),
             "issues": list(self.issues),
             "provenance": self.provenance.to_json(),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaptionResult:
+        return cls(
+            video=str(data["video"]),
+            duration_s=float(data["duration_s"]),
+            fps=float(data["fps"]),
+            captions=tuple(CaptionSpan.from_json(c) for c in data["captions"]),
+            raw=tuple(str(r) for r in data.get("raw") or ()),
+            issues=tuple(str(i) for i in data.get("issues") or ()),
+            provenance=Provenance.from_json(data["provenance"]),
+        )
+
+
+AnyResult = VideoResult | CaptionResult
+
+
+def result_from_json(data: Mapping[str, Any]) -> AnyResult:
+    """Read either result type back by its task (``provenance.task``)."""
+    if Task(data["provenance"]["task"]) is Task.CAPTION:
+        return CaptionResult.from_json(data)
+    return VideoResult.from_json(data)

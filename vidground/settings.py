@@ -1,39 +1,55 @@
-"""The one Settings object. Read only at the shells (CLI, API, workers) and passed down as plain values."""
+"""The one Settings object, read from ``VIDGROUND_*`` variables by the shells (CLI, API, workers) only.
+
+The knobs that change a result take their defaults and bounds from :data:`vidground.options.KNOBS`, so a variable
+and its flag accept the same values; :meth:`Settings.options` turns the settings plus explicit overrides into the
+one :class:`~vidground.options.AnalysisOptions` value the library takes. The core never imports this module.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-class DecoderName(StrEnum):
-    PYAV = "pyav"
-    DECORD = "decord"
-
-
-class ResizeMode(StrEnum):
-    """``reference``: qwen-vl-utils' float bicubic (the pixels Qwen evaluated with). ``fast``: torch's uint8 kernel."""
-
-    REFERENCE = "reference"
-    FAST = "fast"
+from vidground.options import (
+    DEFAULT_MODEL_ID,
+    KNOBS,
+    AnalysisOptions,
+    DecoderName,
+    ResizeMode,
+    check_device,
+    merge_options,
+)
 
 
-DEFAULT_MODEL_ID = "Qwen/Qwen2.5-VL-3B-Instruct"
+class LogLevel(StrEnum):
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+
+    @classmethod
+    def _missing_(cls, value: object) -> LogLevel | None:  # any case: debug, Debug, DEBUG
+        return next((m for m in cls if isinstance(value, str) and m.value == value.upper()), None)
 
 
-def check_device(value: str) -> str:
-    """Return ``value`` if it names a device vidground accepts (auto, cpu, cuda, cuda:N); else raise ValueError."""
-    index = value.removeprefix("cuda:")
-    if value not in ("auto", "cpu", "cuda") and not (value.startswith("cuda:") and index.isdigit()):
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N, got {value!r}")
-    return value
+def _knob(name: str) -> Any:
+    """A pydantic field with the knob's default and bounds (finite numbers only)."""
+    knob = KNOBS[name]
+    constraints: dict[str, Any] = {}
+    if knob.kind in (int, float):
+        constraints = {k: v for k, v in (("gt", knob.gt), ("ge", knob.ge), ("le", knob.le)) if v is not None}
+    if knob.kind is float:
+        constraints["allow_inf_nan"] = False
+    return Field(knob.default, description=knob.help, **constraints)
 
 
 class Settings(BaseSettings):
-    """Every knob that changes a result is here and is recorded with the result."""
+    """Where vidground finds its model, data and services, and the default of every knob (``VIDGROUND_<NAME>``)."""
 
     model_config = SettingsConfigDict(env_prefix="VIDGROUND_", env_file=None, extra="ignore")
 
@@ -41,22 +57,46 @@ class Settings(BaseSettings):
     model_revision: str | None = None
     device: str = Field(default="auto", description="auto, cpu, cuda or cuda:N")
 
-    decoder: DecoderName = DecoderName.PYAV
-    resize: ResizeMode = ResizeMode.REFERENCE
-    decode_threads: int = Field(default=2, ge=0, le=64)
-
-    fps: float = Field(default=2.0, gt=0, le=60)
-    min_frames: int = Field(default=4, ge=2)
-    max_frames: int = Field(default=768, ge=2, le=4096)
-    max_tokens: int = Field(default=24576, ge=64)
-    min_pixels: int = Field(default=16 * 28 * 28, ge=28 * 28)
-    max_pixels: int = Field(default=768 * 28 * 28, ge=28 * 28)
+    # Knobs that change a result (vidground.options.KNOBS): defaults and bounds come from there.
+    fps: float | None = _knob("fps")
+    nframes: int | None = _knob("nframes")
+    min_frames: int = _knob("min_frames")
+    max_frames: int = _knob("max_frames")
+    min_pixels: int | None = _knob("min_pixels")
+    max_pixels: int | None = _knob("max_pixels")
+    total_pixels: int | None = _knob("total_pixels")
+    max_tokens: int | None = _knob("max_tokens")
+    decoder: DecoderName = _knob("decoder")
+    resize: ResizeMode = _knob("resize")
+    decode_threads: int = _knob("decode_threads")
+    max_new_tokens: int | None = _knob("max_new_tokens")
+    max_windows: int = _knob("max_windows")
+    batch_size: int = _knob("batch_size")
+    torch_threads: int | None = _knob("torch_threads")
 
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/vidground"
     redis_url: str = "redis://127.0.0.1:6379/0"
     data_dir: Path = Path.home() / ".local" / "share" / "vidground"
 
+    log_level: LogLevel = LogLevel.WARNING
+    debug: bool = Field(default=False, description="Show tracebacks of unexpected failures.")
+
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
         return check_device(value)
+
+    def knob_values(self) -> dict[str, object]:
+        """The configured value of every knob (start and end have none: they are per video)."""
+        return {name: getattr(self, name, None) for name in KNOBS}
+
+    def options(self, overrides: Mapping[str, object] | None = None) -> AnalysisOptions:
+        """These settings with explicit overrides (knob name -> value, None = not given) on top.
+
+        Raises:
+            ConfigError: a value outside its bounds (named as ``--flag``), fps and nframes both given.
+        """
+        return merge_options(self.knob_values(), overrides or {})
+
+
+__all__ = ["DEFAULT_MODEL_ID", "DecoderName", "LogLevel", "ResizeMode", "Settings", "check_device"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import vidground
 from vidground.cli import main
 
 VIDGROUND = [sys.executable, "-m", "vidground.cli"]
@@ -100,8 +102,9 @@ def test_bad_log_level_is_one_line_not_a_traceback(
 ) -> None:
     monkeypatch.setenv("VIDGROUND_LOG_LEVEL", "loud")
     assert main(["doctor"]) == 2
-    expected = "error: VIDGROUND_LOG_LEVEL='loud': expected DEBUG, INFO, WARNING or ERROR"
-    assert capsys.readouterr().err.strip() == expected
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: invalid environment setting: VIDGROUND_LOG_LEVEL='loud'")
+    assert "'DEBUG', 'INFO', 'WARNING' or 'ERROR'" in line
 
 
 def test_unusable_device_is_refused_before_any_work(
@@ -129,37 +132,136 @@ def test_unwritable_out_is_refused_before_the_run(
     assert "is a folder" in capsys.readouterr().err
 
 
-def test_help_shows_defaults_in_brackets(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_shows_defaults_one_way_examples_and_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("COLUMNS", "200")
-    assert main(["locate", "--help"]) == 0
+    assert main(["locate", "-h"]) == 0
     text = capsys.readouterr().out
-    assert "cuda:N [auto]" in text and "Video decoder [pyav]" in text
+    usage = text.splitlines()[0]
+    assert usage.startswith("Usage: vidground locate [OPTIONS]") and "VIDEO" in usage and "QUERY}..." in usage
+    assert "[default: auto; VIDGROUND_DEVICE]" in text and "[default: pyav; VIDGROUND_DECODER]" in text
+    assert "[default: 2.0 fps; VIDGROUND_FPS]" in text
+    assert "<bool>" not in text and "[default: None]" not in text
+    assert 'vidground locate movie.mp4 "person opens door"' in text and "Exit codes: 0 done, 2 bad input" in text
+    assert "goes after --" in text
+
+
+def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"vidground {vidground.__version__}"
+
+
+def test_an_explicit_total_pixels_budget_replaces_the_default(
+    bikes_video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 10 s at 25 fps, 640x272: 20 frames. qwen-vl-utils with total_pixels=90316800 (115,200 tokens) caps a
+    # frame at min(768*28*28, 90316800 / 20 * 2) = 602112 px: smart_resize(272, 640) = (280, 644), 230 tokens
+    # a frame pair. The default 24,576-token budget would give 24576 / 10 = 2457 tokens a pair: the same here,
+    # so the 1080p case below is the one that tells them apart.
+    assert main(["inspect", str(bikes_video), "--total-pixels", "90316800", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert (plan["height"], plan["width"]) == (280, 644)
+
+
+def test_budget_spellings_on_a_1080p_probe() -> None:
+    from vidground.options import SamplingOptions
+    from vidground.timeline import VideoProbe
+    from vidground.video.sampling import plan_frames
+
+    video = VideoProbe("hd.mp4", 300.0, 30.0, 9000, 1920, 1080, "h264", vfr=False, has_audio=False)
+    # 600 frames at 2 fps. qwen-vl-utils, total_pixels 90316800: cap = 90316800 / 600 * 2 = 301056 px ->
+    # smart_resize(1080, 1920, max 301056) = (392, 728): 364 tokens a pair, 109,200 in all (under 115,200).
+    explicit = plan_frames(video, SamplingOptions(total_pixels=90316800))
+    assert (explicit.height, explicit.width, explicit.num_tokens) == (392, 728, 109200)
+    default = plan_frames(video, SamplingOptions())
+    assert default.num_tokens <= 24576 < explicit.num_tokens
+    tokens = plan_frames(video, SamplingOptions(max_tokens=115200))
+    assert (tokens.height, tokens.width) == (explicit.height, explicit.width)  # either spelling
+    both = plan_frames(video, SamplingOptions(max_tokens=24576, total_pixels=90316800))
+    assert both.num_tokens == default.num_tokens  # the smaller budget wins
+
+
+def test_max_pixels_alone_lowers_the_minimum_as_qwen_vl_utils_does(
+    cfr_video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inspect", str(cfr_video), "--max-pixels", "5000", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert plan["height"] * plan["width"] <= 5000
+
+
+@pytest.mark.parametrize("value", ["120", "0.5"])
+def test_a_flag_and_its_variable_accept_the_same_range(
+    cfr_video: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(["inspect", str(cfr_video), "--fps", value, "--json"]) == 0
+    by_flag = json.loads(capsys.readouterr().out)["plan"]
+    monkeypatch.setenv("VIDGROUND_FPS", value)
+    assert main(["inspect", str(cfr_video), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["plan"] == by_flag
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--fps", "nan"], {}, "--fps: expected a finite number"),
+        ([], {"VIDGROUND_FPS": "nan"}, "VIDGROUND_FPS='nan': Input should be a finite number"),
+        (["--fps", "0"], {}, "--fps: expected a number above 0"),
+        ([], {"VIDGROUND_FPS": "0"}, "VIDGROUND_FPS='0': Input should be greater than 0"),
+        (["--max-tokens", "0"], {}, "--max-tokens: expected at least 1"),
+        ([], {"VIDGROUND_MAX_TOKENS": "0"}, "VIDGROUND_MAX_TOKENS='0': Input should be greater than or equal to 1"),
+        (["--fps", "1", "--nframes", "8"], {}, "give --fps or --nframes, not both"),
+        (["--start", "5", "--end", "2"], {}, "--start 5.0 must be before --end 2.0"),
+    ],
+)
+def test_bad_knob_values_name_where_they_came_from(
+    cfr_video: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    env: dict[str, str],
+    message: str,
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(["inspect", str(cfr_video), *args]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+
+
+def test_inspect_says_when_a_range_needs_windows(cfr_video: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", str(cfr_video), "--max-frames", "4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["window_s"] == pytest.approx(2.0)
+    assert main(["inspect", str(cfr_video), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["window_s"] is None
+
+
+def test_log_level_flag_and_variable(cfr_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert main(["--log-level", "info", "inspect", str(cfr_video), "--json"]) == 0
+    assert logging.getLogger().level == logging.INFO
+    monkeypatch.setenv("VIDGROUND_LOG_LEVEL", "debug")
+    assert main(["inspect", str(cfr_video), "--json"]) == 0
+    assert logging.getLogger().level == logging.DEBUG
 
 
 def test_machine_formats_put_the_model_issues_on_stderr(
     cfr_video: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from types import SimpleNamespace
-
+    from tests.fakes import make_provenance
     from vidground import cli, pipeline
+    from vidground.results import QueryResult, VideoResult
 
-    data = {
-        "video": str(cfr_video),
-        "duration_s": 3.0,
-        "results": [
-            {
-                "query": "a door",
-                "found": False,
-                "parsed": False,
-                "spans": [],
-                "raw": ["??"],
-                "issues": ["unreadable answer: no time values in answer"],
-            }
-        ],
-        "provenance": {},
-    }
+    unreadable = QueryResult(
+        query="a door",
+        found=False,
+        parsed=False,
+        spans=(),
+        raw=("??",),
+        issues=("unreadable answer: no time values in answer",),
+    )
+    result = VideoResult(str(cfr_video), 3.0, 30.0, (unreadable,), make_provenance())
     monkeypatch.setattr(cli, "_runner", lambda *args: object())
-    monkeypatch.setattr(pipeline, "locate", lambda *args, **kwargs: SimpleNamespace(to_json=lambda: data))
+    monkeypatch.setattr(pipeline, "locate", lambda *args, **kwargs: result)
     assert main(["locate", str(cfr_video), "a door", "--format", "srt"]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""

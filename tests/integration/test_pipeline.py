@@ -9,18 +9,20 @@ absolute times.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from tests.fakes import ScriptedRunner, scripted_generation
 from tests.media import make_video
-from vidground.errors import ConfigError
+from vidground.errors import ConfigError, SamplingError
 from vidground.model.base import Generation
 from vidground.model.prompts import NOT_FOUND_SENTENCE, PROMPT_VERSION
-from vidground.pipeline import caption, encode, locate, locate_encoded
+from vidground.options import AnalysisOptions, DecodeOptions, GenerateOptions, ResizeMode, SamplingOptions
+from vidground.pipeline import caption, caption_encoded, encode, locate, locate_encoded, needs_windows
+from vidground.results import CaptionResult, VideoResult
 from vidground.timeline import FramePlan
 from vidground.video.probe import probe
-from vidground.video.sampling import SamplingOptions
 
 CFR_FPS = 4.0
 
@@ -65,7 +67,12 @@ def vfr_video(tmp_path_factory):
 
 
 LONG = SamplingOptions(fps=2.0, max_frames=16)
-FAST = "fast"  # the reference resize is exact but slow; pixels do not matter to a scripted model
+# The reference resize is exact but slow; pixels do not matter to a scripted model.
+FAST = AnalysisOptions(decoding=DecodeOptions(resize=ResizeMode.FAST))
+
+
+def fast(sampling: SamplingOptions) -> AnalysisOptions:
+    return replace(FAST, sampling=sampling)
 
 
 def to_model_s(time_s: float, plan: FramePlan) -> float:
@@ -108,7 +115,7 @@ def grounding_responder(events: dict[str, tuple[float, float]]):
 
 def test_cookbook_answer_maps_to_video_seconds(short_video):
     runner = ScriptedRunner(answers=["The given query happens in 64.0 - 72.0 seconds."])
-    result = locate(short_video, ["seasoning the steak"], runner=runner, resize=FAST)
+    result = locate(short_video, ["seasoning the steak"], runner=runner, options=FAST)
     (answer,) = result.results
     assert answer.found is True
     (span,) = answer.spans
@@ -120,7 +127,6 @@ def test_cookbook_answer_maps_to_video_seconds(short_video):
     assert span.start_s == pytest.approx(64.25, abs=1e-6)
     assert span.end_s == pytest.approx(72.25, abs=1e-6)
     assert span.score == pytest.approx(0.95)
-    assert (span.start_tc, span.end_tc) == ("64.25s", "72.25s")
     assert answer.raw == ("The given query happens in 64.0 - 72.0 seconds.",)
     assert answer.issues == ()
 
@@ -133,7 +139,7 @@ def test_several_queries_share_one_encoding_and_one_generate_call(short_video):
             "The given query happens in 80.5 - 90.0 seconds.",
         ]
     )
-    result = locate(short_video, ["a", "b", "c"], runner=runner, resize=FAST)
+    result = locate(short_video, ["a", "b", "c"], runner=runner, options=FAST)
     assert runner.n_encodes == 1
     assert runner.n_generates == 1
     assert len(runner.prompts[0]) == 3
@@ -144,7 +150,7 @@ def test_several_queries_share_one_encoding_and_one_generate_call(short_video):
 
 def test_encode_once_then_ask_twice(short_video):
     runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", "happens in 3.0 - 4.0 seconds"])
-    clip = encode(short_video, runner=runner, resize=FAST)
+    clip = encode(short_video, runner=runner, options=FAST)
     first = locate_encoded(clip, ["x"], runner=runner)
     second = locate_encoded(clip, ["y"], runner=runner)
     assert runner.n_encodes == 1
@@ -154,7 +160,7 @@ def test_encode_once_then_ask_twice(short_video):
 
 def test_not_found_is_explicit_and_not_an_issue(short_video):
     runner = ScriptedRunner(answers=[NOT_FOUND_SENTENCE])
-    (answer,) = locate(short_video, ["a unicorn"], runner=runner, resize=FAST).results
+    (answer,) = locate(short_video, ["a unicorn"], runner=runner, options=FAST).results
     assert answer.found is False
     assert answer.parsed is True  # understood: the model said it does not occur
     assert answer.spans == ()
@@ -171,7 +177,7 @@ def test_not_found_is_explicit_and_not_an_issue(short_video):
     ],
 )
 def test_unreadable_answers_are_kept_raw_with_an_issue(short_video, text, issue_word):
-    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[text]), resize=FAST).results
+    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[text]), options=FAST).results
     assert answer.found is False
     assert answer.parsed is False  # counted as a parse failure by `vidground eval`
     assert answer.spans == ()
@@ -181,7 +187,7 @@ def test_unreadable_answers_are_kept_raw_with_an_issue(short_video, text, issue_
 
 def test_span_past_the_end_is_clamped_with_an_issue(short_video):
     runner = ScriptedRunner(answers=["The given query happens in 90.0 - 130.0 seconds."])
-    (answer,) = locate(short_video, ["x"], runner=runner, resize=FAST).results
+    (answer,) = locate(short_video, ["x"], runner=runner, options=FAST).results
     duration_s = probe(short_video).duration_s
     (span,) = answer.spans
     assert span.start_s == pytest.approx(90.0, abs=0.3)
@@ -191,14 +197,14 @@ def test_span_past_the_end_is_clamped_with_an_issue(short_video):
 
 def test_span_wholly_past_the_end_is_dropped_visibly(short_video):
     runner = ScriptedRunner(answers=["The given query happens in 150.0 - 160.0 seconds."])
-    (answer,) = locate(short_video, ["x"], runner=runner, resize=FAST).results
+    (answer,) = locate(short_video, ["x"], runner=runner, options=FAST).results
     assert answer.found is False
     assert any("outside the video" in line for line in answer.issues)
 
 
 def test_reversed_span_is_repaired_visibly(short_video):
     runner = ScriptedRunner(answers=["The given query happens in 72.0 - 64.0 seconds."])
-    (answer,) = locate(short_video, ["x"], runner=runner, resize=FAST).results
+    (answer,) = locate(short_video, ["x"], runner=runner, options=FAST).results
     assert (answer.spans[0].start_s, answer.spans[0].end_s) == pytest.approx((64.25, 72.25))
     assert any("reversed" in line for line in answer.issues)
 
@@ -210,7 +216,7 @@ def test_recurring_event_gives_several_spans_ranked_by_score(short_video):
     offsets = [sum(len(t) for t in low_first.tokens[:i]) for i in range(len(low_first.tokens))]
     logprobs = tuple(-0.05 if at >= split else -1.0 for at in offsets)
     gen = Generation(text=text, tokens=low_first.tokens, token_logprobs=logprobs, n_prompt_tokens=50)
-    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[gen]), resize=FAST).results
+    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[gen]), options=FAST).results
     assert [(round(s.start_s), round(s.end_s)) for s in answer.spans] == [(50, 55), (10, 12)]
     assert answer.spans[0].score > answer.spans[1].score
 
@@ -221,8 +227,7 @@ def test_clip_range_offsets_the_answer(short_video):
         short_video,
         ["x"],
         runner=runner,
-        resize=FAST,
-        sampling=SamplingOptions(video_start=40.0, video_end=60.0),
+        options=fast(SamplingOptions(video_start=40.0, video_end=60.0)),
     )
     (span,) = result.results[0].spans
     assert (span.start_s, span.end_s) == pytest.approx((42.0, 44.0), abs=0.1)
@@ -232,43 +237,100 @@ def test_clip_range_offsets_the_answer(short_video):
 def test_vfr_answers_map_through_the_real_frame_times(vfr_video):
     info = probe(vfr_video)
     runner = ScriptedRunner(answers=["The given query happens in 0.0 - 1.0 seconds."])
-    locate(vfr_video, ["x"], runner=runner, resize=FAST)
+    locate(vfr_video, ["x"], runner=runner, options=FAST)
     plan = runner.encoded_plans[0]
     k = round(plan.sample_fps * 1.0)  # model time 1.0 s is sampled frame k when sample_fps is whole
     if abs(plan.sample_fps * 1.0 - k) > 1e-9:
         pytest.skip(f"sample_fps {plan.sample_fps} puts 1.0 s between frames")
     runner = ScriptedRunner(answers=[f"The given query happens in 0.0 - {k / plan.sample_fps:.4f} seconds."])
-    (answer,) = locate(vfr_video, ["x"], runner=runner, resize=FAST).results
+    (answer,) = locate(vfr_video, ["x"], runner=runner, options=FAST).results
     expected = info.frame_times_s[plan.frames[k].index]
     assert answer.spans[0].end_s == pytest.approx(expected, abs=1e-3)
     assert abs(expected - k / plan.sample_fps) > 0.01  # the PTS, not the nominal clock
 
 
-def test_result_json_shape(short_video):
+def test_result_json_shape_and_provenance(short_video):
     runner = ScriptedRunner(answers=["The given query happens in 1.0 - 2.5 seconds."])
-    data = locate(short_video, ["x"], runner=runner, resize=FAST, time_style="clock").to_json()
+    result = locate(short_video, ["x"], runner=runner, options=FAST)
+    data = result.to_json()
     json.dumps(data)  # plain JSON values only
-    assert list(data) == ["video", "duration_s", "results", "provenance"]
-    (result,) = data["results"]
-    assert list(result) == ["query", "found", "parsed", "spans", "raw", "issues"]
-    assert list(result["spans"][0]) == ["start_s", "end_s", "score", "start_tc", "end_tc"]
-    assert result["spans"][0]["start_tc"] == "00:00:01.000"
+    assert list(data) == ["video", "duration_s", "fps", "results", "provenance"]
+    (query_result,) = data["results"]
+    assert list(query_result) == ["query", "found", "parsed", "spans", "raw", "issues"]
+    assert list(query_result["spans"][0]) == ["start_s", "end_s", "score"]  # no display strings in results
+    assert VideoResult.from_json(data) == result
     prov = data["provenance"]
+    assert prov["task"] == "locate"
     assert prov["model_id"] == runner.model_id
+    assert (prov["device"], prov["dtype"], prov["attn_implementation"]) == ("cpu", "float32", "eager")
     assert prov["prompt_version"] == PROMPT_VERSION
-    assert prov["fps"] == 2.0
+    assert prov["options"] == FAST.to_json()
+    assert prov["params_hash"] == FAST.params_hash()
+    assert prov["batch_size"] == 8
     assert prov["n_frames"] == 200
     assert prov["frame_times_s"] == runner.encoded_plans[0].times_s
     assert prov["n_tokens"] == runner.encoded_plans[0].num_tokens
     assert prov["sample_fps"] == pytest.approx(2.0)
-    assert prov["backend"] == "pyav" and prov["resize"] == "fast"
+    assert (prov["start_s"], prov["end_s"]) == (0.0, pytest.approx(99.75))
     assert prov["windows"] == []
+    assert set(prov["timings_s"]) == {"probe", "decode", "encode", "generate"}
+    assert all(seconds >= 0 for seconds in prov["timings_s"].values())
+
+
+def test_generation_knobs_reach_the_runner(short_video):
+    runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", "[]"])
+    options = replace(FAST, generation=GenerateOptions(max_new_tokens=64))
+    locate(short_video, ["x"], runner=runner, options=options)
+    caption(short_video, runner=runner, options=FAST)
+    assert runner.max_new_tokens == [64, 1024]  # explicit cap for locate; caption's own default
+
+
+def test_reported_query_is_what_the_user_typed(short_video):
+    runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds"])
+    typed = 'the dog\'s "ball"\n  rolls'
+    (answer,) = locate(short_video, [typed], runner=runner, options=FAST).results
+    assert answer.query == typed
+    assert "dog\u2019s \u201dball\u201d rolls" in runner.prompts[0][0]  # cleaned text in the prompt only
+
+
+def test_an_existing_probe_is_used_as_given(short_video, monkeypatch):
+    video = probe(short_video)
+    import vidground.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "probe", lambda path: pytest.fail("probed again"))
+    runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", "[]"])
+    result = locate(short_video, ["x"], runner=runner, options=FAST, video=video)
+    assert result.results[0].found
+    caption(short_video, runner=runner, options=FAST, video=video)
+    assert "probe" not in result.provenance.timings_s
+
+
+def test_caption_encoded_reuses_the_clip(short_video):
+    answer = '[{"start_time": 2.0, "end_time": 4.0, "description": "A bar moves."}]'
+    runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", answer])
+    clip = encode(short_video, runner=runner, options=FAST)
+    locate_encoded(clip, ["x"], runner=runner)
+    result = caption_encoded(clip, runner=runner)
+    assert runner.n_encodes == 1
+    assert [(c.start_s, c.text) for c in result.captions] == [(pytest.approx(2.0, abs=0.1), "A bar moves.")]
+    assert result.provenance.task == "caption"
+    assert CaptionResult.from_json(result.to_json()) == result
+
+
+def test_needs_windows_and_encode_refuses_a_long_video(long_video, short_video):
+    assert needs_windows(probe(long_video), fast(LONG)) is True
+    assert needs_windows(probe(short_video), FAST) is False
+    assert needs_windows(probe(long_video), fast(SamplingOptions(nframes=16))) is False
+    runner = ScriptedRunner()
+    with pytest.raises(SamplingError, match=r"use locate\(\) or caption\(\)"):
+        encode(long_video, runner=runner, options=fast(LONG))
+    assert runner.n_encodes == 0
 
 
 def test_progress_reports_each_stage(short_video):
     seen: list[tuple[str, int, int]] = []
     runner = ScriptedRunner(answers=["happens in 1.0 - 2.0 seconds", NOT_FOUND_SENTENCE])
-    locate(short_video, ["x", "y"], runner=runner, resize=FAST, on_progress=lambda *a: seen.append(a))
+    locate(short_video, ["x", "y"], runner=runner, options=FAST, on_progress=lambda *a: seen.append(a))
     stages = {s for s, _, _ in seen}
     assert stages == {"decode", "encode", "generate"}
     assert ("decode", 200, 200) in seen
@@ -278,9 +340,9 @@ def test_progress_reports_each_stage(short_video):
 def test_queries_are_checked_before_any_work(short_video):
     runner = ScriptedRunner()
     with pytest.raises(ConfigError):
-        locate(short_video, [], runner=runner, resize=FAST)
+        locate(short_video, [], runner=runner, options=FAST)
     with pytest.raises(ConfigError):
-        locate(short_video, ["ok", "  "], runner=runner, resize=FAST)
+        locate(short_video, ["ok", "  "], runner=runner, options=FAST)
     assert runner.n_encodes == 0
 
 
@@ -291,14 +353,15 @@ def test_caption_reads_the_cookbook_json(short_video):
   {"start_time": "00:02.00", "end_time": "00:10.50", "description": "The pan heats up."}
 ]
 ```"""
-    result = caption(short_video, runner=ScriptedRunner(answers=[answer]), resize=FAST)
+    result = caption(short_video, runner=ScriptedRunner(answers=[answer]), options=FAST)
     assert [(c.start_s, c.end_s, c.text) for c in result.captions] == [
         (pytest.approx(2.0), pytest.approx(10.5), "The pan heats up."),
         (pytest.approx(23.9, abs=0.3), pytest.approx(95.6, abs=0.3), "A person seasons a steak."),
     ]
     assert result.raw == (answer,)
     data = result.to_json()
-    assert list(data["captions"][0]) == ["start_s", "end_s", "text", "start_tc", "end_tc"]
+    assert list(data["captions"][0]) == ["start_s", "end_s", "text"]
+    assert CaptionResult.from_json(data) == result
 
 
 # -- long videos: coarse pass, windows, merging
@@ -308,7 +371,7 @@ def test_caption_reads_the_cookbook_json(short_video):
 def test_long_video_span_across_a_window_border_comes_out_once(long_video):
     events = {"person opens door": (41.5, 45.5), "a unicorn": (-10.0, -5.0)}
     runner = ScriptedRunner(respond=grounding_responder(events))
-    result = locate(long_video, list(events), runner=runner, resize=FAST, sampling=LONG)
+    result = locate(long_video, list(events), runner=runner, options=fast(LONG))
 
     coarse, *windows = runner.encoded_plans
     assert len(coarse.frames) == 16 and coarse.sample_fps < 1.0  # the whole minute, thinned to fit
@@ -340,7 +403,7 @@ def test_long_video_coarse_pass_fits_the_token_budget_like_a_window(long_video):
     events = {"person opens door": (41.5, 45.5)}
     runner = ScriptedRunner(respond=grounding_responder(events))
     sampling = SamplingOptions(fps=2.0, max_tokens=48)
-    result = locate(long_video, list(events), runner=runner, resize=FAST, sampling=sampling)
+    result = locate(long_video, list(events), runner=runner, options=fast(sampling))
 
     coarse, *windows = runner.encoded_plans
     assert len(coarse.frames) == 6 and coarse.num_tokens <= 48
@@ -361,7 +424,7 @@ def test_long_video_coarse_answer_past_the_clip_end_does_not_crash(long_video):
 
     runner = ScriptedRunner(respond=respond)
     sampling = SamplingOptions(fps=2.0, max_frames=16, video_end=30.0)
-    (answer,) = locate(long_video, ["x"], runner=runner, resize=FAST, sampling=sampling).results
+    (answer,) = locate(long_video, ["x"], runner=runner, options=fast(sampling)).results
     assert answer.found is False
     assert runner.n_encodes == 1  # the coarse pass only: the candidate lies outside the analysed range
     assert any("after the sampled clip" in line for line in answer.issues)
@@ -377,7 +440,7 @@ def test_long_video_recurring_event_in_far_apart_windows(long_video):
         return "The given query happens in " + " and ".join(parts) + "." if parts else NOT_FOUND_SENTENCE
 
     runner = ScriptedRunner(respond=respond)
-    (answer,) = locate(long_video, ["x"], runner=runner, resize=FAST, sampling=LONG).results
+    (answer,) = locate(long_video, ["x"], runner=runner, options=fast(LONG)).results
     assert sorted((round(s.start_s), round(s.end_s)) for s in answer.spans) == [(5, 7), (50, 53)]
 
 
@@ -404,7 +467,7 @@ def test_long_video_caption_windows_are_stitched_without_seam_duplicates(long_vi
         return "```json\n" + json.dumps(items, indent=2) + "\n```"
 
     runner = ScriptedRunner(respond=respond)
-    result = caption(long_video, runner=runner, resize=FAST, sampling=LONG)
+    result = caption(long_video, runner=runner, options=fast(LONG))
     assert runner.n_encodes >= 5  # the minute in overlapping 8 s windows
     assert [c.text for c in result.captions] == [text for _, _, text in events]
     for cap, (start_s, end_s, _) in zip(result.captions, events, strict=True):

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from vidground.cli import main
+from vidground.options import AnalysisOptions
 from vidground.video.probe import probe
 
 
@@ -51,8 +52,12 @@ def test_locate_json_shape_timing_and_provenance(
     assert prov["model_id"] == str(tiny_model_dir)
     assert prov["model_revision"].startswith("local:")
     assert prov["prompt_version"] and prov["vidground_version"]
-    assert prov["backend"] == "pyav" and prov["resize"] == "reference"
-    assert prov["fps"] == 2.0 and prov["max_tokens"] == 24576
+    assert prov["task"] == "locate" and (prov["device"], prov["dtype"]) == ("cpu", "float32")
+    options = prov["options"]
+    assert options["decoding"]["backend"] == "pyav" and options["decoding"]["resize"] == "reference"
+    assert options["sampling"]["fps"] == 2.0 and options["sampling"]["max_tokens"] is None  # default budget
+    assert prov["params_hash"] == AnalysisOptions.from_json(options).params_hash()
+    assert set(prov["timings_s"]) == {"probe", "decode", "encode", "generate"}
     # 3 s at 2 fps: 6 frames whose times are the container's PTS of frames 0, 18, 36, 53, 71, 89.
     times = probe(cfr_video).frame_times_s
     assert prov["frame_times_s"] == pytest.approx([times[i] for i in (0, 18, 36, 53, 71, 89)])
@@ -91,7 +96,7 @@ def test_caption_and_other_formats(
     out = tmp_path / "bikes.json"
     assert main(["caption", str(bikes_video), *common, "--format", "json", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
-    assert set(data) == {"video", "duration_s", "captions", "raw", "issues", "provenance"}
+    assert set(data) == {"video", "duration_s", "fps", "captions", "raw", "issues", "provenance", "time_format"}
     assert data["duration_s"] == pytest.approx(10.0)
     assert data["provenance"]["passes"][0]["n_frames"] == 8
     for cap in data["captions"]:
@@ -178,7 +183,7 @@ def test_eval_over_videos_is_resumable_and_reports_provenance(
     assert report["counts"]["missing_videos"] == ["clip_c"]
     prov = report["provenance"]
     assert prov["model_id"] == str(tiny_model_dir) and prov["prompt_version"]
-    assert prov["nframes"] == 4 and prov["max_tokens"] == 24576 and prov["backend"] == "pyav"
+    assert prov["options"]["sampling"]["nframes"] == 4 and prov["options"]["decoding"]["backend"] == "pyav"
     assert report["latency_s"]["n"] == 2 and report["latency_s"]["p95"] >= report["latency_s"]["p50"] > 0
     assert 0.0 <= report["rates"]["parse_failure"] <= 1.0
     first_lines = cache.read_text().splitlines()

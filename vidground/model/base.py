@@ -21,6 +21,7 @@ class ModelInfo:
     device: str
     dtype: str
     tokens_per_second: float
+    attn_implementation: str | None = None  # sdpa, flash_attention_2, eager; None until known
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class VideoRunner(Protocol):
         max_new_tokens: int = 256,
         system_prompt: str | None = None,
         on_progress: ProgressFn | None = None,
+        batch_size: int = 8,
     ) -> list[Generation]:
-        """Answer each prompt about the encoded video; one Generation per prompt, in order."""
+        """Answer each prompt about the encoded video; one Generation per prompt, in order (``batch_size`` prompts
+        decoded together; the answers do not depend on it)."""
         ...

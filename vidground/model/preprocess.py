@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from vidground.errors import SamplingError
-from vidground.settings import ResizeMode
+from vidground.options import ResizeMode
 from vidground.video.resize import resize_frames
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)

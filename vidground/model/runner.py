@@ -36,7 +36,7 @@ import torch
 
 from vidground.errors import ConfigError, ModelNotAvailable, SamplingError
 from vidground.model.base import EncodedVideo, Generation, ModelInfo, ProgressFn
-from vidground.settings import DEFAULT_MODEL_ID, check_device
+from vidground.options import DEFAULT_MODEL_ID, check_device
 from vidground.timeline import FramePlan
 
 logger = logging.getLogger(__name__)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from vidground.errors import ConfigError, DecoderBackendError, SamplingError
-from vidground.settings import DecoderName, ResizeMode
+from vidground.options import DecoderName, ResizeMode
 from vidground.timeline import FramePlan, SampledFrame, VideoProbe
 from vidground.video.probe import probe as probe_video
 from vidground.video.probe import pts_to_seconds, stream_origin_pts

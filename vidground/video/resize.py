@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from vidground.errors import ConfigError, SamplingError
-from vidground.settings import ResizeMode
+from vidground.options import ResizeMode
 
 
 def _parse_mode(mode: ResizeMode | str) -> ResizeMode:

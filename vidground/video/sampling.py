@@ -15,12 +15,12 @@ parameters vidground gives the same frame count, indices, ``sample_fps`` and siz
 differences:
 
 1. **The token budget is strict.** Each model call gets at most ``max_tokens`` (default 24,576) video tokens;
-   an explicit ``total_pixels`` is the same budget in pixels (784 pixels per token) and the smaller of the two
-   wins. The reference defaults to ``MODEL_SEQ_LEN * 784 * 0.9`` pixels (115,200 tokens), and its per-frame
-   floor ``int(min_pixels * 1.05)`` can push the total past its own budget. vidground keeps the reference's
-   size whenever that fits the budget; otherwise it lowers ``min_pixels`` to the per-frame cap
-   ``budget / (n / 2)`` tokens and resizes to fit under it. If even one 28x28 grid per two frames does not
-   fit, it raises :class:`SamplingError`.
+   ``total_pixels`` is the same budget in pixels (784 pixels per token). An explicit budget, in either
+   spelling, replaces the default; given both, the smaller wins. The reference defaults to
+   ``MODEL_SEQ_LEN * 784 * 0.9`` pixels (115,200 tokens), and its per-frame floor ``int(min_pixels * 1.05)``
+   can push the total past its own budget. vidground keeps the reference's size whenever that fits the
+   budget; otherwise it lowers ``min_pixels`` to the per-frame cap ``budget / (n / 2)`` tokens and resizes to
+   fit under it. If even one 28x28 grid per two frames does not fit, it raises :class:`SamplingError`.
 2. **Default video ``min_pixels`` is 16x28x28 = 12,544** (Qwen's cookbook), not the reference's 128x28x28.
    When ``max_pixels`` is given below it and ``min_pixels`` is not, the default is lowered to ``max_pixels``.
 3. **smart_resize's shrink branch never returns a side below 28.** PyPI 0.0.14 lost that clamp and returns 0
@@ -39,82 +39,27 @@ readers do.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 
 from vidground.errors import SamplingError
+from vidground.options import (
+    DEFAULT_FPS,
+    DEFAULT_MAX_FRAMES,
+    DEFAULT_MIN_FRAMES,
+    DEFAULT_MIN_PIXELS,
+    PIXELS_PER_TOKEN,
+    SamplingOptions,
+)
 from vidground.timeline import FramePlan, SampledFrame, VideoProbe
 
 FACTOR = 28  # pixels per side of one LLM token's grid: 14-pixel patches merged 2x2
 FRAME_FACTOR = 2  # frames per temporal patch; sampled counts are always even
-DEFAULT_FPS = 2.0
-MIN_FRAMES = 4
-MAX_FRAMES = 768
+MIN_FRAMES = DEFAULT_MIN_FRAMES
+MAX_FRAMES = DEFAULT_MAX_FRAMES
 MAX_RATIO = 200
 VIDEO_MAX_PIXELS = 768 * 28 * 28
-DEFAULT_MAX_TOKENS = 24576
-DEFAULT_MIN_PIXELS = 16 * 28 * 28
-PIXELS_PER_TOKEN = FACTOR * FACTOR
 MIN_PIXELS_SLACK = 1.05  # the reference raises the per-frame cap to at least int(min_pixels * 1.05)
-
-
-@dataclass(frozen=True)
-class SamplingOptions:
-    """The per-video sampling knobs, under qwen-vl-utils' names; validated on construction.
-
-    ``fps`` and ``nframes`` exclude each other (neither: 2 fps). ``min_frames``/``max_frames`` bound the count
-    only when it comes from ``fps``. ``min_pixels``/``max_pixels`` bound one frame's area in pixels
-    (``max_pixels`` can only lower the cap the budget gives). ``max_tokens`` is the strict budget of video
-    tokens per model call and ``total_pixels`` the same budget in pixels; the smaller wins.
-    ``video_start``/``video_end`` are seconds.
-
-    Raises:
-        SamplingError: both ``fps`` and ``nframes``; ``fps`` not a positive finite number; a negative or zero
-            count, pixel area or budget; negative times; ``video_start >= video_end``; ``min_pixels``
-            above ``max_pixels``.
-    """
-
-    fps: float | None = None
-    nframes: int | None = None
-    min_frames: int = MIN_FRAMES
-    max_frames: int = MAX_FRAMES
-    min_pixels: int | None = None
-    max_pixels: int | None = None
-    total_pixels: int | None = None
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    video_start: float | None = None
-    video_end: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.fps is not None and self.nframes is not None:
-            raise SamplingError(f"give fps or nframes, not both: got fps={self.fps}, nframes={self.nframes}")
-        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
-            raise SamplingError(f"fps must be a positive number of frames per second, got {self.fps}")
-        _check_at_least("nframes", self.nframes, 1)
-        _check_at_least("min_frames", self.min_frames, 0)
-        _check_at_least("max_frames", self.max_frames, 0)
-        _check_at_least("min_pixels", self.min_pixels, 1)
-        _check_at_least("max_pixels", self.max_pixels, PIXELS_PER_TOKEN)
-        _check_at_least("total_pixels", self.total_pixels, PIXELS_PER_TOKEN)
-        _check_at_least("max_tokens", self.max_tokens, 1)
-        _check_seconds("video_start", self.video_start)
-        _check_seconds("video_end", self.video_end)
-        if self.video_start is not None and self.video_end is not None and self.video_start >= self.video_end:
-            raise SamplingError(
-                f"video_start must be before video_end, got video_start={self.video_start} s, "
-                f"video_end={self.video_end} s"
-            )
-        if self.min_pixels is not None and self.max_pixels is not None and self.min_pixels > self.max_pixels:
-            raise SamplingError(
-                f"min_pixels must not exceed max_pixels, got min_pixels={self.min_pixels}, "
-                f"max_pixels={self.max_pixels}"
-            )
-
-
-def _check_at_least(name: str, value: int | None, minimum: int) -> None:
-    if value is not None and value < minimum:
-        raise SamplingError(f"{name} must be >= {minimum}, got {value}")
 
 
 def _check_seconds(name: str, value: float | None) -> None:
@@ -298,12 +243,8 @@ def smart_resize(
 
 
 def budget_pixels(options: SamplingOptions) -> int:
-    """The per-call video budget in pixels: ``max_tokens * 784``, or ``total_pixels`` if that is smaller.
-
-    It bounds ``(nframes / 2) * height * width``: one LLM token per 28x28 pixels per 2 frames.
-    """
-    budget = options.max_tokens * PIXELS_PER_TOKEN
-    return budget if options.total_pixels is None else min(budget, options.total_pixels)
+    """The per-call video budget in pixels (:meth:`SamplingOptions.budget_pixels`)."""
+    return options.budget_pixels()
 
 
 def frame_size(
