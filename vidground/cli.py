@@ -23,6 +23,7 @@ from rich.table import Table
 
 import vidground
 from vidground.errors import ConfigError, VidgroundError
+from vidground.eval.groundtruth import GroundTruthFormat
 from vidground.options import DEFAULT_MODEL_ID, KNOBS, AnalysisOptions, DecoderName, ResizeMode
 from vidground.output.timecodes import TimeStyle
 from vidground.render import FORMATS_WITHOUT_ISSUES, OutputFormat, render, result_issues
@@ -423,6 +424,10 @@ class EvalFormat(StrEnum):
 @app.command(name="eval")
 def eval_command(
     gt_file: Annotated[Path, typer.Argument(help="Ground truth: Charades-STA, QVHighlights, ActivityNet, CSV/JSON.")],
+    gt_format: Annotated[
+        GroundTruthFormat | None,
+        typer.Option("--gt-format", help="Read GT_FILE in this format \\[recognised from its name and content]."),
+    ] = None,
     predictions: Annotated[
         Path | None, typer.Option("--predictions", help="Score this predictions file (QVHighlights or vidground).")
     ] = None,
@@ -452,9 +457,17 @@ def eval_command(
     if (predictions is None) == (videos is None):
         raise ConfigError("eval: give exactly one of --predictions FILE or --videos DIR")
     _check_out(out_file)
-    gt = load_ground_truth(gt_file)
+    gt = load_ground_truth(gt_file, format=gt_format)
     if predictions is not None:
         loaded = load_predictions(predictions, gt)
+        if loaded.n_unmatched:
+            entries = "entry matches" if loaded.n_unmatched == 1 else "entries match"
+            err.print(
+                f"warning: {predictions}: {loaded.n_unmatched} prediction {entries} no ground-truth query "
+                f"and {'is' if loaded.n_unmatched == 1 else 'are'} not scored, e.g. "
+                f"{'; '.join(loaded.unmatched_examples)}",
+                markup=False,
+            )
         report = build_report(
             gt, loaded.by_qid, provenance=loaded.provenance, n_unmatched_predictions=loaded.n_unmatched
         )

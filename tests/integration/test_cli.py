@@ -360,6 +360,79 @@ def test_eval_needs_exactly_one_source(tmp_path: Path) -> None:
     assert done.returncode == 2 and "bad.txt" in done.stderr and "Traceback" not in done.stderr
 
 
+QVH_GT = [
+    {"qid": 7803, "query": "Man walks in.", "duration": 150, "vid": "vA_0.0_150.0", "relevant_windows": [[26, 36]]},
+    {"qid": 2579, "query": "A dog runs.", "duration": 150, "vid": "vB_0.0_150.0", "relevant_windows": [[0, 10]]},
+]  # fmt: skip
+
+
+def write_jsonl(path: Path, records: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+def test_eval_scores_line_numbered_predictions_and_warns_about_unmatched_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gt = write_jsonl(tmp_path / "highlight_val.jsonl", QVH_GT)
+    preds = write_jsonl(
+        tmp_path / "lighthouse.jsonl",
+        [
+            {"qid": 0, "vid": "vB_0.0_150.0", "query": "a dog runs.", "pred_relevant_windows": [[0, 10, 0.9]]},
+            {"qid": 1, "vid": "vA_0.0_150.0", "query": "Man walks in.", "pred_relevant_windows": [[26, 31, 0.8]]},
+            {"qid": 2, "vid": "vZ", "query": "a cat", "pred_relevant_windows": [[1, 2, 0.5]]},
+        ],
+    )
+    assert main(["eval", str(gt), "--predictions", str(preds), "--format", "json"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["metrics"]["miou"] == pytest.approx(0.75)  # IoU 1 and 0.5
+    assert report["counts"]["missing_predictions"] == 0 and report["counts"]["unmatched_predictions"] == 1
+    assert captured.err == (
+        f"warning: {preds}: 1 prediction entry matches no ground-truth query and is not scored, "
+        "e.g. qid 2 (video 'vZ', query 'a cat')\n"
+    )
+
+
+def test_eval_refuses_predictions_that_match_no_query(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = write_jsonl(tmp_path / "highlight_val.jsonl", QVH_GT)
+    preds = write_jsonl(
+        tmp_path / "preds.jsonl",
+        [{"qid": i, "vid": "other", "query": f"q{i}", "pred_relevant_windows": [[0, 1, 1.0]]} for i in range(5)],
+    )
+    assert main(["eval", str(gt), "--predictions", str(preds)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: {preds}: no prediction matches a ground-truth query; ")
+    assert "expected 2 queries such as qid '7803' (video 'vA_0.0_150.0', query 'Man walks in.')" in captured.err
+    assert "got 5 entries such as qid 0 (video 'other', query 'q0'), qid 1 (video 'other'" in captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+
+
+def test_eval_gt_format_forces_the_reader(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = tmp_path / "labels.txt"  # a CSV under a name that does not say so
+    gt.write_text("video,query,start,end\nvid1,a man opens a door,0,10\n")
+    preds = write_jsonl(tmp_path / "p.jsonl", [{"qid": "vid1#2", "pred_relevant_windows": [[0, 5, 1.0]]}])
+    assert main(["eval", str(gt), "--predictions", str(preds)]) == 2
+    assert "cannot tell the ground-truth format" in capsys.readouterr().err
+    assert main(["eval", str(gt), "--predictions", str(preds), "--gt-format", "csv", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metrics"]["miou"] == pytest.approx(0.5)
+    assert main(["eval", str(gt), "--predictions", str(preds), "--gt-format", "srt"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--gt-format'" in err and "'srt'" in err
+
+
+def test_eval_on_an_empty_ground_truth_file_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    gt = tmp_path / "gt.jsonl"
+    gt.write_text("\n")
+    for extra in ([], ["--gt-format", "qvhighlights"]):
+        assert main(["eval", str(gt), "--predictions", str(gt), *extra]) == 2
+        assert (
+            capsys.readouterr().err
+            == f"error: {gt}: the ground-truth file is empty; expected one or more queries with windows\n"
+        )
+
+
 def test_missing_weights_are_reported_before_any_video_work(
     broken_videos: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

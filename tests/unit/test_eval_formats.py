@@ -120,7 +120,7 @@ def test_explicit_format_overrides_sniffing(tmp_path: Path) -> None:
         ("g.csv", "video,query,begin,finish\na,x,1,2\n", None, r"g\.csv:1: expected a header"),
         ("g.csv", "video,query,start,end\na,x,1,2\na,,1,2\n", None, r"g\.csv:3: missing field 'query'"),
         ("g.txt", "just some words\n", None, r"cannot tell the ground-truth format"),
-        ("g.txt", "\n\n", GroundTruthFormat.CHARADES, r"g\.txt: no queries found in charades ground truth"),
+        ("a.json", "{}", GroundTruthFormat.ACTIVITYNET, r"a\.json: no queries found in activitynet ground truth"),
     ],
 )  # fmt: skip
 def test_malformed_ground_truth_names_file_line_and_problem(

@@ -65,14 +65,16 @@ def load_ground_truth(path: str | Path, *, format: GroundTruthFormat | None = No
         The queries in file order.
 
     Raises:
-        EvalDataError: the file cannot be read, its format cannot be recognised, or an entry is malformed
-            (the message names the file, the line or entry, and what was expected).
+        EvalDataError: the file cannot be read, is empty, its format cannot be recognised, or an entry is
+            malformed (the message names the file, the line or entry, and what was expected).
     """
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise EvalDataError(f"{source}: cannot read ground truth: {exc}") from exc
+    if not text.strip():
+        raise EvalDataError(f"{source}: the ground-truth file is empty; expected one or more queries with windows")
     return parse_ground_truth(text, format=format or sniff_format(source, text), source=source)
 
 
@@ -105,7 +107,8 @@ def sniff_format(source: str, text: str) -> GroundTruthFormat:
             return GroundTruthFormat.QVHIGHLIGHTS
     raise EvalDataError(
         f"{source}: cannot tell the ground-truth format; expected Charades-STA lines, QVHighlights JSONL, "
-        f"ActivityNet-Captions JSON or a CSV/JSON of video,query,start,end; pass the format explicitly"
+        f"ActivityNet-Captions JSON or a CSV/JSON of video,query,start,end; pass the format explicitly "
+        f"(--gt-format {'|'.join(GroundTruthFormat)})"
     )
 
 
@@ -365,6 +368,16 @@ def video_key(video: str) -> str:
     return name[: -len(suffix)] if suffix.lower() in VIDEO_EXTENSIONS else name
 
 
+# Straight, typographic and angle quotes, primes; all fold to one character when matching query texts.
+QUOTE_CHARACTERS = "'\"\u2018\u2019\u201a\u201c\u201d\u201e\u2032\u2033\u00ab\u00bb\u2039\u203a"
+_FOLD_QUOTES = str.maketrans(dict.fromkeys(QUOTE_CHARACTERS, "'"))
+
+
 def query_key(query: str) -> str:
-    """The form a query text is matched by: whitespace collapsed, case folded."""
-    return " ".join(query.split()).casefold()
+    """The form a query text is matched by: whitespace collapsed, case folded, every quote mark made ``'``.
+
+    Quotes are folded because a query's quotes may come back changed (vidground once reported ``'`` as ``’``
+    and ``"`` as ``”``; other tools write ``“…”`` or ``«…»``): ``'The "Big" dog's  BALL'`` and
+    ``"the “big” dog’s ball"`` both give ``"the 'big' dog's ball"``.
+    """
+    return " ".join(query.split()).casefold().translate(_FOLD_QUOTES)
