@@ -62,7 +62,7 @@ from vidground.output.merge import (
     stitch_captions,
     temporal_nms,
 )
-from vidground.output.spans import NEGATION_REASON, parse_spans
+from vidground.output.spans import ParseOutcome, parse_spans
 from vidground.results import (
     CaptionResult,
     CaptionSpan,
@@ -628,15 +628,14 @@ def _read_grounding(answer: Generation, plan: FramePlan, *, duration_s: float, s
     """
     parsed = parse_spans(answer.text)
     issues = list(parsed.issues)
-    if not parsed.found:
-        empty_list = answer.text.strip().removeprefix("```json").strip("`").strip() == "[]"
-        readable = parsed.reason == NEGATION_REASON or empty_list
+    if parsed.outcome is not ParseOutcome.FOUND:
+        readable = parsed.outcome is not ParseOutcome.UNREADABLE
         if not readable:
             issues.append(f"unreadable answer: {parsed.reason}")
         return _Reading((), False, readable, issues)
     spans = parsed.spans
     if scores:
-        values = span_scores(spans, text=answer.text, tokens=answer.tokens, token_logprobs=answer.token_logprobs)
+        values = span_scores(parsed.positions, tokens=answer.tokens, token_logprobs=answer.token_logprobs)
         spans = tuple(replace(s, score=v) for s, v in zip(spans, values, strict=True))
     mapped, map_issues = map_spans(spans, plan, duration_s=duration_s)
     issues.extend(map_issues)

@@ -9,6 +9,7 @@ absolute times.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import replace
 
 import pytest
@@ -166,6 +167,29 @@ def test_not_found_is_explicit_and_not_an_issue(short_video):
     assert answer.spans == ()
     assert answer.issues == ()
     assert answer.raw == (NOT_FOUND_SENTENCE,)
+
+
+@pytest.mark.parametrize("text", ["```json\n[]\n```", "[]", " []\n"])
+def test_empty_json_list_is_understood_as_nothing_found(short_video, text):
+    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[text]), options=FAST).results
+    assert answer.found is False
+    assert answer.parsed is True
+    assert answer.issues == ()
+    empty = caption(short_video, runner=ScriptedRunner(answers=[text]), options=FAST)
+    assert empty.captions == ()
+    assert empty.issues == ()
+
+
+def test_score_reads_the_tokens_of_the_parsed_times(short_video):
+    # The "2" of "2 people" is unsure; the span's own "2.0" is not. A second search of the text for the value 2
+    # would find the first "2".
+    text = "2 people wave; the given query happens in 2.0 - 4.0 seconds."
+    tokens = scripted_generation(text).tokens
+    logprobs = tuple(math.log(0.1 if i == 0 else 0.8) for i in range(len(tokens)))
+    gen = Generation(text=text, tokens=tokens, token_logprobs=logprobs, n_prompt_tokens=50)
+    (answer,) = locate(short_video, ["x"], runner=ScriptedRunner(answers=[gen]), options=FAST).results
+    (span,) = answer.spans
+    assert span.score == pytest.approx(0.8)
 
 
 @pytest.mark.parametrize(

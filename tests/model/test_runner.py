@@ -19,6 +19,7 @@ from vidground.model.mrope import rope_index
 from vidground.model.preprocess import preprocess_frames
 from vidground.model.runner import QwenRunner, _VideoState, resolve_checkpoint
 from vidground.output.merge import span_scores
+from vidground.output.spans import parse_spans
 from vidground.timeline import Span
 
 QUERIES = ["when does the dog run?", "a person opens the door", "the car stops at the light"]
@@ -359,9 +360,9 @@ def test_token_texts_line_up_with_the_answer_text_for_scores(tiny_runner: QwenRu
     assert "".join(answer.tokens) == text and len(answer.tokens) == len(ids)
     assert answer.tokens[2:5] == ("", "", "’")
     # every character of "12.5" and "14.0" is a token at probability 0.6 (the final "." is at 0.6 too, outside)
-    (score,) = span_scores(
-        [Span(12.5, 14.0)], text=answer.text, tokens=answer.tokens, token_logprobs=answer.token_logprobs
-    )
+    parsed = parse_spans(answer.text)
+    assert parsed.spans == (Span(12.5, 14.0),)
+    (score,) = span_scores(parsed.positions, tokens=answer.tokens, token_logprobs=answer.token_logprobs)
     assert score == pytest.approx(0.6)
 
 

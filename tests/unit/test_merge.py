@@ -18,6 +18,7 @@ from vidground.output.merge import (
     temporal_iou,
     temporal_nms,
 )
+from vidground.output.spans import SpanChars, parse_spans
 from vidground.timeline import FramePlan, SampledFrame, Span
 from vidground.video.windows import Window
 
@@ -90,13 +91,18 @@ def test_map_spans_reports_end_before_start_and_zero_length():
     assert any("zero length" in line for line in issues)
 
 
+def _scores(text: str, logprobs: list[float]) -> list[float | None]:
+    """Scores of the spans ``parse_spans`` reads in ``text``, tokenized as Qwen does (one digit per token)."""
+    return span_scores(parse_spans(text).positions, tokens=tokenize(text), token_logprobs=logprobs)
+
+
 def test_span_scores_docstring_example():
     text = "The given query happens in 64.0 - 72.0 seconds."
     tokens = tokenize(text)
     assert "".join(tokens) == text
     logprobs = [math.log(0.5 if t == "4" else 0.9 if t.isdigit() else 0.99) for t in tokens]
     # 64.0 - 72.0: digits 6,4,0,7,2,0 and two points: (0.9*5 + 0.5 + 0.99*2) / 8
-    (score,) = span_scores([Span(64.0, 72.0)], text=text, tokens=tokens, token_logprobs=logprobs)
+    (score,) = _scores(text, logprobs)
     assert score == pytest.approx((0.9 * 5 + 0.5 + 0.99 * 2) / 8)
 
 
@@ -108,7 +114,7 @@ def test_span_scores_tell_two_spans_apart():
     for t in tokens:
         logprobs.append(math.log(0.95 if offset >= second_half else 0.4))
         offset += len(t)
-    low, high = span_scores([Span(10, 12), Span(50, 55)], text=text, tokens=tokens, token_logprobs=logprobs)
+    low, high = _scores(text, logprobs)
     assert low == pytest.approx(0.4) and high == pytest.approx(0.95)
 
 
@@ -117,17 +123,54 @@ def test_span_scores_read_clock_times():
         '[{"start_time": "01:02.50", "end_time": "01:05.00"}]', prob=0.5, digit_prob=0.8
     )
     (score,) = span_scores(
-        [Span(62.5, 65.0)], text=gen.text, tokens=gen.tokens, token_logprobs=gen.token_logprobs
+        parse_spans(gen.text).positions, tokens=gen.tokens, token_logprobs=gen.token_logprobs
     )
-    # digits at 0.8, colons and points at 0.5: 6 + 6 digits, 2 colons, 2 points
+    # digits at 0.8, colons and points at 0.5: 6 + 6 digits, 2 colons, 2 points (not the quotes around them)
     assert score == pytest.approx((12 * 0.8 + 4 * 0.5) / 16)
 
 
-def test_span_scores_without_tokens_are_none_and_unmatched_spans_fall_back():
-    assert span_scores([Span(1, 2)], text="1 - 2", tokens=(), token_logprobs=()) == [None]
+def test_span_scores_use_the_parsed_positions_not_an_earlier_equal_number():
+    # "5 people" comes before the span 5.0 - 7.0: a search of the text for the value 5 finds that "5" first.
+    text = "5 people dance; the given query happens in 5.0 - 7.0 seconds."
+    people = text.index("5 people")
+    logprobs, offset = [], 0
+    for t in tokenize(text):
+        logprobs.append(math.log(0.1 if offset == people else 0.9))
+        offset += len(t)
+    (position,) = parse_spans(text).positions
+    assert position.start_chars == (43, 46) and text[43:46] == "5.0"
+    (score,) = _scores(text, logprobs)
+    assert score == pytest.approx(0.9)  # the "5" of "5 people" at 0.1 would pull the mean to 0.8
+
+
+def test_span_scores_of_lone_time_and_duration_read_both_numbers():
+    text = "The event happens at 12 s and lasts for 3 seconds, with 99 birds."
+    logprobs = [math.log(0.6 if t in "123" and t else 0.2 if t == "9" else 0.95) for t in tokenize(text)]
+    (score,) = _scores(text, logprobs)
+    assert score == pytest.approx(0.6)  # the digits 1, 2 and 3; not the 9s, not the words
+
+
+def test_span_scores_without_tokens_are_none():
+    assert span_scores([SpanChars((0, 1), (4, 5))], tokens=(), token_logprobs=()) == [None]
+    assert span_scores([SpanChars((0, 1), (4, 5))], tokens=("1", " - ", "2"), token_logprobs=(0.0,)) == [None]
+
+
+def test_span_scores_with_unknown_positions_fall_back_to_digit_tokens():
     gen = scripted_generation("from 1 to 2 s", prob=0.9, digit_prob=0.6)
-    (score,) = span_scores([Span(7, 8)], text=gen.text, tokens=gen.tokens, token_logprobs=gen.token_logprobs)
-    assert score == pytest.approx(0.6)
+    unknown = SpanChars(start_chars=None, end_chars=None)
+    past_the_text = SpanChars(start_chars=(100, 104), end_chars=(110, 114))
+    scores = span_scores([unknown, past_the_text], tokens=gen.tokens, token_logprobs=gen.token_logprobs)
+    assert scores == [pytest.approx(0.6), pytest.approx(0.6)]
+    no_digits = scripted_generation("no numbers", prob=0.7)
+    assert span_scores([unknown], tokens=no_digits.tokens, token_logprobs=no_digits.token_logprobs) == [
+        pytest.approx(0.7)
+    ]
+
+
+def test_span_scores_with_one_known_position_use_it():
+    gen = scripted_generation("from 1 to 2 s", prob=0.9, digit_prob=0.6)
+    (score,) = span_scores([SpanChars((2, 4), None)], tokens=gen.tokens, token_logprobs=gen.token_logprobs)
+    assert score == pytest.approx(0.9)  # "om" of "from": only that range, not the digits
 
 
 def test_temporal_iou():

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vidground.output.spans import ParsedSpans, parse_spans
+from vidground.output.spans import ParsedSpans, ParseOutcome, SpanChars, parse_spans
 from vidground.output.timecodes import format_timecode
 
 COOKBOOK_JSON = """```json
@@ -310,3 +310,132 @@ def test_never_raises_and_spans_are_ordered_pairs(answer: str) -> None:
 def test_deeply_nested_brackets_do_not_raise() -> None:
     result = parse_spans("[" * 1100 + "3 - 5 seconds")
     assert [(s.start_s, s.end_s) for s in result.spans] == [(3.0, 5.0)]
+
+
+# Outcomes: what the answer said, read once by the parser.
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        ("The given query happens in 64.0 - 72.0 seconds.", ParseOutcome.FOUND),
+        (COOKBOOK_JSON, ParseOutcome.FOUND),
+        ("The event starts at 00:12 and ends at 00:17.", ParseOutcome.FOUND),
+        ("The given query does not occur in the video.", ParseOutcome.SAYS_ABSENT),
+        ("This doesn't happen in the 30 second clip.", ParseOutcome.SAYS_ABSENT),
+        ("```json\n[]\n```", ParseOutcome.EMPTY_LIST),
+        ("```\n[ ]\n```", ParseOutcome.EMPTY_LIST),
+        ("[]", ParseOutcome.EMPTY_LIST),
+        ("  []\n", ParseOutcome.EMPTY_LIST),
+        ("```json\n[]\n```\nThe given query does not occur in the video.", ParseOutcome.SAYS_ABSENT),
+        ("", ParseOutcome.UNREADABLE),
+        ("I am not sure what you mean.", ParseOutcome.UNREADABLE),
+        ("There are 2 people in the video, filmed in 1990.", ParseOutcome.UNREADABLE),
+        ("[1, 2, 3]", ParseOutcome.UNREADABLE),
+        ("```json\n{}\n```", ParseOutcome.UNREADABLE),
+        ("```json\n[[]]\n```", ParseOutcome.UNREADABLE),
+        ("```json\n[\n```", ParseOutcome.UNREADABLE),
+        ('```json\n[{"start_time": "00:01.00", "end_time": "00:05.00"}, {"start_time": "00:0', ParseOutcome.FOUND),
+    ],
+)
+def test_outcome_says_what_the_answer_said(answer: str, outcome: ParseOutcome) -> None:
+    result = parse_spans(answer)
+    assert result.outcome is outcome
+    assert result.found == (outcome is ParseOutcome.FOUND)
+    assert (result.reason is None) == result.found
+    assert len(result.positions) == len(result.spans)
+
+
+def test_empty_list_next_to_a_span_in_free_text_is_found() -> None:
+    result = parse_spans("[] The given query happens in 3.0 - 5.0 seconds.")
+    assert result.outcome is ParseOutcome.FOUND
+    assert _only(result) == (3.0, 5.0)
+
+
+# Positions: where each span's two times stand in the answer.
+
+
+def _texts(answer: str, fps: float | None = None) -> list[tuple[str | None, str | None]]:
+    """The characters each span's ``start_chars`` and ``end_chars`` point at."""
+    result = parse_spans(answer, fps=fps)
+    assert len(result.positions) == len(result.spans)
+    return [
+        (
+            None if p.start_chars is None else answer[p.start_chars[0] : p.start_chars[1]],
+            None if p.end_chars is None else answer[p.end_chars[0] : p.end_chars[1]],
+        )
+        for p in result.positions
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("The given query happens in 64.0 - 72.0 seconds.", [("64.0", "72.0")]),
+        ("The event happens from 12.5 to 17 seconds.", [("12.5", "17")]),
+        ("3.5s-7.25s", [("3.5", "7.25")]),
+        ("It occurs between 3s and 7s.", [("3", "7")]),
+        ("Here you go: [12.5, 17.0]", [("12.5", "17.0")]),
+        ("The query happens in 1.5 - 2 minutes.", [("1.5", "2")]),
+        ("2 people walk in 2.0 - 4.5 seconds and again in 10.0 - 12.0 seconds.", [("2.0", "4.5"), ("10.0", "12.0")]),
+        # clock forms
+        ("The man waves at 00:12 to 00:17.", [("00:12", "00:17")]),
+        ("12:34.56s - 12:40.00s", [("12:34.56", "12:40.00")]),
+        ("It happens between 00:01:02.500 and 00:01:05.250.", [("00:01:02.500", "00:01:05.250")]),
+        (
+            "1. From 0:00 to 0:05, a man walks in.\n2. From 0:05 to 0:12, he sits down.",
+            [("0:00", "0:05"), ("0:05", "0:12")],
+        ),
+        # lone times: start..end, start + duration, a point
+        ("The event starts at 00:12 and ends at 00:17.", [("00:12", "00:17")]),
+        ("The event happens at 12 s and lasts for 3 seconds.", [("12", "3")]),
+        ("It happens at 12 seconds.", [("12", "12")]),
+        # a reversed pair is swapped with its positions
+        ("The event happens in 7.0 - 3.0 seconds.", [("3.0", "7.0")]),
+        # JSON: the value's literal, the time inside a string
+        (COOKBOOK_JSON, [("00:00.00", "00:23.90"), ("00:23.90", "01:35.60"), ("01:35.60", "02:10.25")]),
+        ('{"start": 3, "end": 5, "caption": "3 to 5"}', [("3", "5")]),
+        ('[{"start_time": "3.2s", "end_time": " 8.4 s"}]', [("3.2", "8.4")]),
+        ("[[1.0, 2.0], [5, 6]]", [("1.0", "2.0"), ("5", "6")]),
+        ("The spans are [[1.0, 2.0], [5, 6]].", [("1.0", "2.0"), ("5", "6")]),
+        ('[{"timestamp": [3.2, 8.4], "event": "3.2 cats"}]', [("3.2", "8.4")]),
+        (
+            '```json\n{"events": [{"timestamp": [3, 5], "event": "a"},'
+            ' {"timestamp": "00:07 - 00:09", "event": "b"}]}\n```',
+            [("3", "5"), ("00:07", "00:09")],
+        ),
+        (
+            "```json\n[{'start_time': '00:01.00', 'end_time': '00:05.00', 'description': 'a',},]\n```",
+            [("00:01.00", "00:05.00")],
+        ),
+        ('```\n[{"Start_Time": 1, "End_Time": 2e0, "Sentence": "s"}]\n```', [("1", "2e0")]),
+        # salvaged from cut-off JSON
+        (
+            '```json\n[{"start_time": "00:01.00", "end_time": "00:05.00", "description": "a"},'
+            ' {"start_time": "00:0',
+            [("00:01.00", "00:05.00")],
+        ),
+    ],
+    ids=lambda v: v[:40] if isinstance(v, str) else None,
+)
+def test_positions_point_at_the_time_literals(answer: str, expected: list[tuple[str, str]]) -> None:
+    assert _texts(answer) == expected
+
+
+def test_hmsf_positions() -> None:
+    assert _texts("The event happens in 00:01:02:12 - 00:01:05:00.", fps=25) == [("00:01:02:12", "00:01:05:00")]
+
+
+def test_positions_are_unknown_where_the_literals_do_not_line_up() -> None:
+    # A duplicate key: the decoded object holds the last value, the text both; a string with an escape.
+    assert _texts('[{"start": 1, "start": 2, "end": 3}]') == [(None, None)]
+    assert _texts('[{"timestamp": "00:07 - 00:09\\u0020", "event": "b"}]') == [(None, None)]
+    assert _texts('[{"start": "00:07\\u0020", "end": 9}]') == [(None, "9")]
+
+
+def test_json_values_embedded_in_free_text_keep_their_own_positions() -> None:
+    answer = 'Answer: {"start": 1.5, "end": 2.5} and later {"start": 1.5, "end": 4}'
+    assert parse_spans(answer).positions == (
+        SpanChars(start_chars=(18, 21), end_chars=(30, 33)),
+        SpanChars(start_chars=(55, 58), end_chars=(67, 68)),
+    )

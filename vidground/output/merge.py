@@ -14,11 +14,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from vidground.output.spans import CharRange, SpanChars
 from vidground.timeline import FramePlan, Span
 from vidground.video.windows import Window
 
-# A time as the model writes it: seconds ("64.0") or a clock ("01:35.60", "1:02:03.5").
-_TIME_EXPR = re.compile(r"\d+(?::\d+){0,2}(?:\.\d+)?")
+_DIGIT = re.compile(r"[0-9]")
 
 
 def model_to_video_s(model_s: float, frame_times_s: Sequence[float], *, sample_fps: float) -> float:
@@ -104,81 +104,55 @@ def map_spans(
     return tuple(mapped), issues
 
 
-def _time_value_s(expr: str) -> float:
-    value = 0.0
-    for part in expr.split(":"):
-        value = value * 60 + float(part)
-    return value
-
-
 def span_scores(
-    spans: Sequence[Span], *, text: str, tokens: Sequence[str], token_logprobs: Sequence[float]
+    positions: Sequence[SpanChars], *, tokens: Sequence[str], token_logprobs: Sequence[float]
 ) -> list[float | None]:
     """A confidence in [0, 1] for each parsed span: the mean probability of the tokens that wrote its two
     times.
 
-    For each span, in order, the answer text is searched (forwards from the previous span) for the time
-    expressions whose values are its start and end (``64.0``, ``01:35.60``); the score is the mean of
-    ``exp(logprob)`` over the tokens that overlap those characters. Qwen writes one digit per token, so this
-    is the mean certainty of the digits, point and colons of the two numbers. When a span's numbers cannot be
-    found in the text, its score is the mean probability of all tokens touching any digit; ``None`` when the
-    answer came without tokens.
+    ``positions`` come from :func:`~vidground.output.spans.parse_spans`, which read the answer once and kept
+    where each span's start and end stand in the text. The score is the mean of ``exp(logprob)`` over the
+    tokens overlapping those characters. Qwen writes one digit per token, so this is the mean certainty of the
+    digits, point and colons of the two times. A span whose positions are unknown (or cover no token) scores
+    the mean probability of all tokens holding a digit (of all tokens when none does); every span is ``None``
+    when the answer came without tokens.
 
-    Example: ``"happens in 64.0 - 72.0 seconds."`` with every digit token at probability 0.9 except the ``4``
-    at 0.5 → span 64.0-72.0 scores (0.9*7 + 0.5) / 8 = 0.85.
+    Example: ``"happens in 64.0 - 72.0 seconds."``, times at characters 11-15 and 18-22, read as one token
+    per character, each at probability 0.9 except the ``4`` at 0.5 → span 64.0-72.0 scores
+    (0.9*7 + 0.5) / 8 = 0.85.
 
     Args:
-        spans: spans in model seconds, parsed from ``text`` in text order.
-        text: the answer text.
-        tokens, token_logprobs: the generated tokens (their concatenation is ``text``) and natural-log
-            probabilities.
+        positions: where each span's times stand in the answer text, one per span.
+        tokens, token_logprobs: the generated tokens (their concatenation is the parsed answer text, so that
+            character offsets line up) and their natural-log probabilities.
 
     Returns:
-        One score (or None) per span.
+        One score (or None) per span, in the order of ``positions``.
     """
     if not tokens or len(tokens) != len(token_logprobs):
-        return [None] * len(spans)
-    ends = []
+        return [None] * len(positions)
+    bounds = []  # each token's [start, end) characters in the answer
     offset = 0
     for token in tokens:
+        bounds.append((offset, offset + len(token)))
         offset += len(token)
-        ends.append(offset)
 
-    def mean_prob(ranges: Sequence[tuple[int, int]]) -> float | None:
+    def mean_prob(ranges: Sequence[CharRange]) -> float | None:
         picked = [
             math.exp(lp)
-            for i, lp in enumerate(token_logprobs)
-            if any(ends[i] - len(tokens[i]) < hi and ends[i] > lo for lo, hi in ranges)
+            for (start, end), lp in zip(bounds, token_logprobs, strict=True)
+            if any(start < hi and end > lo for lo, hi in ranges)
         ]
         return sum(picked) / len(picked) if picked else None
 
-    matches = list(_TIME_EXPR.finditer(text))
-    fallback = mean_prob([m.span() for m in matches])
-    if fallback is None:
-        fallback = sum(math.exp(lp) for lp in token_logprobs) / len(token_logprobs)
+    probs = [math.exp(lp) for token, lp in zip(tokens, token_logprobs, strict=True) if _DIGIT.search(token)]
+    probs = probs or [math.exp(lp) for lp in token_logprobs]
+    fallback = sum(probs) / len(probs)
     scores: list[float | None] = []
-    cursor = 0
-    for span in spans:
-        found: list[tuple[int, int]] = []
-        at = cursor
-        for wanted in (span.start_s, span.end_s):
-            hit = next(
-                (
-                    j
-                    for j in range(at, len(matches))
-                    if abs(_time_value_s(matches[j].group()) - wanted) < 5e-3
-                ),
-                None,
-            )
-            if hit is None:
-                break
-            found.append(matches[hit].span())
-            at = hit + 1
-        if len(found) == 2:
-            scores.append(mean_prob(found))
-            cursor = at
-        else:
-            scores.append(fallback)
+    for chars in positions:
+        known = [r for r in (chars.start_chars, chars.end_chars) if r is not None]
+        score = mean_prob(known)
+        scores.append(fallback if score is None else score)
     return scores
 
 

@@ -2,8 +2,9 @@
 
 ``parse_spans`` turns whatever Qwen2.5-VL wrote into ``Span`` values in model time (seconds from the first
 sampled frame, spec section 6); mapping them to video time is the caller's job (spec 11.4). It never raises on
-odd text: what it could not read is reported in ``ParsedSpans.found``/``reason`` and every repair it made in
-``issues``.
+odd text: what the answer said is ``ParsedSpans.outcome`` (found, says absent, empty list, unreadable, with
+``reason`` saying why nothing was found), every repair it made is in ``issues``, and each span keeps where its
+two times stand in the text (``positions``), so that scores read the probabilities of exactly those tokens.
 
 How an answer is read, in order:
 
@@ -14,7 +15,7 @@ How an answer is read, in order:
    ``description``/``caption``/``event``/``text``/``sentence``; bare lists ``[[1.0, 2.0], [5, 6]]`` give spans
    without text. Values are numbers of seconds or time strings (``"00:23.90"``, ``"3.2s"``). JSON that does
    not decode (e.g. cut off by the token limit) is salvaged object by object; failing that, step 2 reads its
-   text.
+   text. An answer whose JSON is just ``[]`` (fenced or bare) says there is nothing to report.
 2. **Pairs in free text**: ``64.0 - 72.0 seconds``, ``from 12.5 to 17 seconds``, ``between 3s and 7s``,
    ``3.5s-7.25s``, ``at 00:12 to 00:17``, ``[12.5, 17.0]``, with times in seconds (``s``/``sec``/``seconds``,
    or ``min``/``minutes``), ``mm:ss.ff`` (hundredths, as the cookbook), ``12:34.56s`` (Qwen's
@@ -36,8 +37,8 @@ Decisions (each noted in ``issues`` when it applies):
 - Reversed pairs are swapped; zero-length spans are kept; negative or non-finite values drop their span.
 - An explicit negation (``does not occur``, ``not present``, ``no such event``, ``doesn't happen``,
   ``never``...) with no span, or with only lone times (``doesn't happen in the 30 second clip``), gives
-  ``found=False`` and reason ``"model says the event does not occur"``; when real pairs are present as well
-  they are kept and the negation is noted.
+  outcome ``SAYS_ABSENT`` and reason ``"model says the event does not occur"``; when real pairs are present as
+  well they are kept and the negation is noted.
 - Several spans on separate lines of free text (dense captions) take the rest of their line as text.
 """
 
@@ -47,25 +48,58 @@ import ast
 import json
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from vidground.errors import TimecodeError
 from vidground.output.timecodes import format_timecode, parse_timecode
 from vidground.timeline import Span
 
-__all__ = ["ParsedSpans", "parse_spans"]
+__all__ = ["CharRange", "ParseOutcome", "ParsedSpans", "SpanChars", "parse_spans"]
+
+CharRange = tuple[int, int]  # [start, end) character offsets into the answer text
+
+
+class ParseOutcome(StrEnum):
+    """What one answer said, as :func:`parse_spans` read it."""
+
+    FOUND = "found"  # at least one span
+    SAYS_ABSENT = "says_absent"  # an explicit negation in words ("The given query does not occur ...")
+    EMPTY_LIST = "empty_list"  # a JSON ``[]``, e.g. a caption window with no events
+    UNREADABLE = "unreadable"  # none of the above; ``reason`` says what was wrong
+
+
+@dataclass(frozen=True)
+class SpanChars:
+    """Where one span's start and end times stand in the answer text; None where that cannot be known.
+
+    Each range covers the time expression itself, without unit or quotes. Example: in ``"happens in 64.0 -
+    72.0 seconds."`` the span 64.0-72.0 has ``start_chars=(11, 15)`` (``64.0``) and ``end_chars=(18, 22)``; in
+    ``{"start_time": "00:23.90", ...}`` the start is the ``00:23.90`` inside the quotes. A span made of a lone
+    time and a duration has the duration's range as ``end_chars``; a lone time read as a point has its range
+    twice.
+    """
+
+    start_chars: CharRange | None
+    end_chars: CharRange | None
 
 
 @dataclass(frozen=True)
 class ParsedSpans:
-    """Every span read from one answer, with what went wrong or was repaired on the way."""
+    """Every span read from one answer, where each stood in the text, and what went wrong or was repaired."""
 
     spans: tuple[Span, ...]  # in model time (seconds from the clip start), in the answer's order
-    found: bool  # False when no span could be read
-    reason: str | None  # why nothing was found; None when found
+    positions: tuple[SpanChars, ...]  # where each span's times stand in ``raw``, aligned with ``spans``
+    outcome: ParseOutcome
+    reason: str | None  # why no span was found; None when found
     issues: tuple[str, ...]  # notes about repairs and things skipped
     raw: str
+
+    @property
+    def found(self) -> bool:
+        """Whether at least one span was read (outcome ``FOUND``)."""
+        return self.outcome is ParseOutcome.FOUND
 
 
 NEGATION_REASON = "model says the event does not occur"
@@ -119,6 +153,13 @@ _NEGATION_RE = re.compile(
 )
 _FENCE_RE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
 _OBJECT_RE = re.compile(r"\{[^{}]*\}")
+# One scalar literal of JSON or of a Python literal: a string, a number, or a word constant.
+_LITERAL_RE = re.compile(
+    r""""(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'"""
+    r"|-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+    r"|-?\b(?:true|false|null|True|False|None|NaN|Infinity)\b",
+    re.DOTALL,
+)
 _BRACKET_RE = re.compile(r"[\[{]")
 _START_KEYS = ("start_time", "start", "begin", "start_s", "start_sec", "start_seconds", "from")
 _END_KEYS = ("end_time", "end", "finish", "end_s", "end_sec", "end_seconds", "to")
@@ -134,8 +175,13 @@ class _Candidate:
     end_s: float
     text: str | None
     where: str  # the answer's words it came from, for issues
-    pos: tuple[int, int] = (-1, -1)  # character range in the answer (free text only)
+    pos: CharRange = (-1, -1)  # character range of the whole pair in the answer (free text only)
     point: bool = False  # a lone time read as a zero-length span (already noted in issues)
+    start_chars: CharRange | None = None  # where the start time stands in the answer
+    end_chars: CharRange | None = None  # where the end time (or the duration) stands
+
+
+JsonPath = tuple[object, ...]  # keys and indices from a decoded JSON value down to one of its scalars
 
 
 class _Skip(Exception):
@@ -180,58 +226,105 @@ def _json_time(value: object, fps: float | None) -> float:
     raise _Skip(f"JSON time {value!r} is not a time")
 
 
-def _lookup(obj: dict[str, object], keys: tuple[str, ...]) -> object | None:
-    lowered = {str(k).lower(): v for k, v in obj.items()}
+def _time_chars(value: object, literal: CharRange | None) -> CharRange | None:
+    """Where a JSON time value read by :func:`_json_time` stands: a number's literal, a string's time part."""
+    if literal is None:
+        return None
+    if isinstance(value, str):
+        m = _TIME_TEXT_RE.fullmatch(value)
+        return None if m is None else (literal[0] + m.start("t"), literal[0] + m.end("t"))
+    return literal
+
+
+def _lookup(obj: dict[str, object], keys: tuple[str, ...], path: JsonPath) -> tuple[object | None, JsonPath]:
+    """The value of the first of ``keys`` in ``obj`` (any case; None when none is there) and its path."""
+    written = {str(k).lower(): k for k in obj}
     for key in keys:
-        if key in lowered:
-            return lowered[key]
-    return None
+        if key in written:
+            return obj[written[key]], (*path, written[key])
+    return None, path
 
 
 def _is_scalar(x: object) -> bool:
     return isinstance(x, int | float | str) and not isinstance(x, bool)
 
 
+def _shift(chars: CharRange | None, offset: int | None) -> CharRange | None:
+    return None if chars is None or offset is None else (chars[0] + offset, chars[1] + offset)
+
+
 def _walk_json(
-    obj: object, fps: float | None, issues: list[str], text: str | None = None
+    obj: object,
+    fps: float | None,
+    issues: list[str],
+    literals: Mapping[JsonPath, CharRange],
+    path: JsonPath = (),
+    text: str | None = None,
 ) -> Iterator[_Candidate]:
-    """Candidates from a decoded JSON value (list of objects, list of pairs, one object, a wrapper object)."""
+    """Candidates from a decoded JSON value (list of objects, list of pairs, one object, a wrapper object).
+
+    ``literals`` says where the value's scalars stand in the answer (see :func:`_literal_chars`), ``path`` is
+    where ``obj`` sits in that value.
+    """
     if isinstance(obj, list | tuple):
         if len(obj) == 2 and all(_is_scalar(x) for x in obj):
             where = json.dumps(list(obj))
             try:
-                yield _Candidate(_json_time(obj[0], fps), _json_time(obj[1], fps), text, where)
+                yield _Candidate(
+                    _json_time(obj[0], fps),
+                    _json_time(obj[1], fps),
+                    text,
+                    where,
+                    start_chars=_time_chars(obj[0], literals.get((*path, 0))),
+                    end_chars=_time_chars(obj[1], literals.get((*path, 1))),
+                )
             except _Skip as exc:
                 issues.append(f"{exc} in {where}")
             return
-        for item in obj:
-            yield from _walk_json(item, fps, issues)
+        for i, item in enumerate(obj):
+            yield from _walk_json(item, fps, issues, literals, (*path, i))
         return
     if not isinstance(obj, dict):
         return
-    item_text = _lookup(obj, _TEXT_KEYS)
+    item_text, _ = _lookup(obj, _TEXT_KEYS, path)
     label = item_text.strip() or None if isinstance(item_text, str) else None
-    start, end = _lookup(obj, _START_KEYS), _lookup(obj, _END_KEYS)
+    (start, start_at), (end, end_at) = _lookup(obj, _START_KEYS, path), _lookup(obj, _END_KEYS, path)
     if start is not None or end is not None:
         where = json.dumps(obj, ensure_ascii=False, default=str)[:80]
         try:
             if start is None or end is None:
                 raise _Skip("skipped JSON item with only one of start and end")
-            yield _Candidate(_json_time(start, fps), _json_time(end, fps), label, where)
+            yield _Candidate(
+                _json_time(start, fps),
+                _json_time(end, fps),
+                label,
+                where,
+                start_chars=_time_chars(start, literals.get(start_at)),
+                end_chars=_time_chars(end, literals.get(end_at)),
+            )
         except _Skip as exc:
             issues.append(f"{exc} in {where}")
         return
-    pair = _lookup(obj, _PAIR_KEYS)
+    pair, pair_at = _lookup(obj, _PAIR_KEYS, path)
     if isinstance(pair, str):
+        content = literals.get(pair_at)
+        offset = None if content is None else content[0]
         for cand in _free_text_pairs(pair, fps, issues):
-            yield _Candidate(cand.start_s, cand.end_s, label, cand.where)
+            yield _Candidate(
+                cand.start_s,
+                cand.end_s,
+                label,
+                cand.where,
+                start_chars=_shift(cand.start_chars, offset),
+                end_chars=_shift(cand.end_chars, offset),
+            )
         return
     if isinstance(pair, list | tuple):
-        yield from _walk_json(pair, fps, issues, label)
+        yield from _walk_json(pair, fps, issues, literals, pair_at, label)
         return
-    for value in obj.values():
+    for key, value in obj.items():
         if isinstance(value, list | dict):
-            yield from _walk_json(value, fps, issues)
+            yield from _walk_json(value, fps, issues, literals, (*path, key))
 
 
 def _decode(block: str) -> object:
@@ -246,8 +339,57 @@ def _decode(block: str) -> object:
         raise ValueError("not JSON") from None
 
 
-def _embedded_json(text: str) -> Iterator[object]:
-    """Every JSON list or object embedded in free text, left to right, not overlapping."""
+def _same_scalar(a: object, b: object) -> bool:
+    nan = isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b)
+    return type(a) is type(b) and (a == b or nan)
+
+
+def _literal_chars(value: object, text: str, lo: int, hi: int) -> dict[JsonPath, CharRange]:
+    """Where each scalar of ``value``, decoded from ``text[lo:hi]``, was written: character ranges by path.
+
+    The scalar literals of the text (strings, numbers, ``true``...) are taken left to right, one per scalar of
+    the value in its order (object keys included), each checked to decode to that scalar. A number maps to its
+    literal, a string to the characters between its quotes (only when it has no escapes, so that offsets
+    inside it hold). Whatever does not line up (a duplicate key, Python-only syntax such as ``0x10`` or
+    ``1_000``) gives an empty map: the positions of that value's spans are then unknown.
+
+    Example: ``{"start": 3.5, "end": "00:07"}`` with ``lo=0`` -> ``{("start",): (10, 13), ("end",): (23, 28)}``.
+    """
+    found = _LITERAL_RE.finditer(text, lo, hi)
+    chars: dict[JsonPath, CharRange] = {}
+
+    def take(scalar: object, path: JsonPath | None) -> bool:
+        m = next(found, None)
+        if m is None:
+            return False
+        try:
+            read = _decode(m.group())
+        except ValueError:
+            return False
+        if not _same_scalar(read, scalar):
+            return False
+        if path is not None and m.group()[0] not in "\"'":
+            chars[path] = m.span()
+        elif path is not None and m.group()[1:-1] == scalar:
+            chars[path] = (m.start() + 1, m.end() - 1)
+        return True
+
+    def walk(node: object, path: JsonPath) -> bool:
+        if isinstance(node, dict):
+            return all(take(key, None) and walk(item, (*path, key)) for key, item in node.items())
+        if isinstance(node, list | tuple):
+            return all(walk(item, (*path, i)) for i, item in enumerate(node))
+        return take(node, path)
+
+    try:
+        lined_up = walk(value, ()) and next(found, None) is None
+    except RecursionError:
+        lined_up = False
+    return chars if lined_up else {}
+
+
+def _embedded_json(text: str) -> Iterator[tuple[object, int, int]]:
+    """Every JSON list or object embedded in free text, left to right, not overlapping, with its range."""
     decoder = json.JSONDecoder()
     pos = 0
     while True:
@@ -259,49 +401,56 @@ def _embedded_json(text: str) -> Iterator[object]:
         except (ValueError, RecursionError):  # not JSON here, or nested too deep to be an answer
             pos = m.start() + 1
             continue
-        yield value
+        yield value, m.start(), end
         pos = end
 
 
-def _json_spans(text: str, fps: float | None, issues: list[str]) -> list[_Candidate] | None:
-    """Candidates from the answer's JSON, or None when it holds no JSON with spans."""
-    fences = [m.group(1) for m in _FENCE_RE.finditer(text)]
+def _json_spans(text: str, fps: float | None, issues: list[str]) -> tuple[list[_Candidate] | None, bool]:
+    """Candidates from the answer's JSON (None when it holds no JSON with spans), and whether that JSON was
+    nothing but empty lists (``[]``, fenced or bare: "no events")."""
+    fences = [(m.group(1), m.start(1)) for m in _FENCE_RE.finditer(text)]
     found: list[_Candidate] = []
     seen_json = False
-    broken: list[str] = []
+    values: list[object] = []
+    broken: list[tuple[str, int]] = []
     if fences:
-        for block in fences:
+        for block, at in fences:
             try:
                 value = _decode(block)
             except ValueError:
-                broken.append(block)
+                broken.append((block, at))
                 continue
             seen_json = True
-            found.extend(_walk_json(value, fps, issues))
+            values.append(value)
+            literals = _literal_chars(value, text, at, at + len(block))
+            found.extend(_walk_json(value, fps, issues, literals))
     else:
-        for value in _embedded_json(text):
+        for value, lo, hi in _embedded_json(text):
             before = len(found)
-            found.extend(_walk_json(value, fps, issues))
+            values.append(value)
+            found.extend(_walk_json(value, fps, issues, _literal_chars(value, text, lo, hi)))
             seen_json = seen_json or len(found) > before
         if not seen_json and "{" in text:
-            broken.append(text)
-    for block in broken:
-        objects = []
-        for chunk in _OBJECT_RE.findall(block):
+            broken.append((text, 0))
+    for block, at in broken:
+        salvaged: list[_Candidate] = []
+        for chunk in _OBJECT_RE.finditer(block):
             try:
-                objects.append(_decode(chunk))
+                obj = _decode(chunk.group())
             except ValueError:
                 continue
-        salvaged = [c for obj in objects for c in _walk_json(obj, fps, issues)]
+            literals = _literal_chars(obj, text, at + chunk.start(), at + chunk.end())
+            salvaged.extend(_walk_json(obj, fps, issues, literals))
         if salvaged:
             issues.append(f"malformed JSON: read {len(salvaged)} span(s) from its complete objects")
             found.extend(salvaged)
             seen_json = True
         elif fences:
             issues.append("malformed JSON: read spans from its text instead")
+    empty_list = bool(values) and not broken and all(isinstance(v, list) and not v for v in values)
     if found or seen_json:
-        return found
-    return None
+        return found, empty_list
+    return None, empty_list
 
 
 def _weak_pair_ok(m: re.Match[str], text: str) -> bool:
@@ -346,7 +495,17 @@ def _free_text_pairs(
         else:
             if unit_b is None and not clock:
                 issues.append(f"read unit-less pair {where!r} as seconds")
-            found.append(_Candidate(start_s, end_s, None, where, (m.start(), m.end())))
+            found.append(
+                _Candidate(
+                    start_s,
+                    end_s,
+                    None,
+                    where,
+                    (m.start(), m.end()),
+                    start_chars=m.span("a"),
+                    end_chars=m.span("b"),
+                )
+            )
         pos = m.end()
     return found
 
@@ -356,18 +515,22 @@ def _lone_times(
 ) -> list[_Candidate]:
     """Candidates from lone times outside the pairs (step 3): start->end, start+duration, else points."""
     found: list[_Candidate] = []
-    pending: tuple[float, str, int] | None = None  # (start_s, words, position)
+    pending: tuple[float, str, int, CharRange] | None = None  # (start_s, words, position, time's characters)
 
     def flush() -> None:
         nonlocal pending
         if pending is None:
             return
-        start_s, where, at = pending
+        start_s, where, at, chars = pending
         if have_pairs:
             issues.append(f"ignored lone time {where!r}")
         else:
             issues.append(f"read lone time {where!r} as a zero-length span")
-            found.append(_Candidate(start_s, start_s, None, where, (at, at + len(where)), point=True))
+            found.append(
+                _Candidate(
+                    start_s, start_s, None, where, (at, at + len(where)), point=True, start_chars=chars, end_chars=chars
+                )
+            )
         pending = None
 
     for m in _SINGLE_RE.finditer(text):
@@ -385,19 +548,39 @@ def _lone_times(
         role = _ROLES[roles[-1].lower()] if roles else "point"
         if role == "end" and pending is not None:
             joined = f"{pending[1]} .. {where}"
-            found.append(_Candidate(pending[0], value, None, joined, (pending[2], m.end())))
+            found.append(
+                _Candidate(
+                    pending[0],
+                    value,
+                    None,
+                    joined,
+                    (pending[2], m.end()),
+                    start_chars=pending[3],
+                    end_chars=m.span("t"),
+                )
+            )
             pending = None
         elif role == "duration" and pending is not None:
             span_end = pending[0] + value
             joined = f"{pending[1]} + {where}"
-            found.append(_Candidate(pending[0], span_end, None, joined, (pending[2], m.end())))
+            found.append(
+                _Candidate(
+                    pending[0],
+                    span_end,
+                    None,
+                    joined,
+                    (pending[2], m.end()),
+                    start_chars=pending[3],
+                    end_chars=m.span("t"),
+                )
+            )
             issues.append(f"read {where!r} as the duration after {pending[1]!r}")
             pending = None
         elif role == "duration":
             issues.append(f"ignored duration {where!r} with no start before it")
         else:
             flush()
-            pending = (value, where, m.start())
+            pending = (value, where, m.start(), m.span("t"))
     flush()
     return found
 
@@ -417,23 +600,25 @@ def _line_texts(text: str, found: list[_Candidate]) -> list[_Candidate]:
         rest = text[line_start : cand.pos[0]] + " " + text[cand.pos[1] : line_end]
         rest = re.sub(r"^\s*(?:[-*•]|\d+[.)])\s+", "", rest)
         rest = re.sub(r"\s+", " ", rest).strip(" \t:;,.-–—*•|")
-        out.append(_Candidate(cand.start_s, cand.end_s, rest or None, cand.where, cand.pos, cand.point))
+        out.append(replace(cand, text=rest or None))
     return out
 
 
-def _validate(found: list[_Candidate], issues: list[str]) -> list[Span]:
+def _validate(found: list[_Candidate], issues: list[str]) -> list[tuple[Span, SpanChars]]:
     spans = []
     for cand in found:
         start_s, end_s = cand.start_s, cand.end_s
+        chars = SpanChars(start_chars=cand.start_chars, end_chars=cand.end_chars)
         if not (math.isfinite(start_s) and math.isfinite(end_s)):
             issues.append(f"rejected non-finite span {cand.where!r}")
             continue
         if start_s > end_s:
             issues.append(f"swapped reversed pair {_num(start_s)}-{_num(end_s)}")
             start_s, end_s = end_s, start_s
+            chars = SpanChars(start_chars=cand.end_chars, end_chars=cand.start_chars)
         elif start_s == end_s and not cand.point:
             issues.append(f"kept zero-length span {_num(start_s)}-{_num(end_s)}")
-        spans.append(Span(start_s=start_s, end_s=end_s, text=cand.text))
+        spans.append((Span(start_s=start_s, end_s=end_s, text=cand.text), chars))
     return spans
 
 
@@ -445,18 +630,22 @@ def parse_spans(text: str, *, fps: float | None = None) -> ParsedSpans:
         fps: the video's frame rate, needed only to read hmsf ``HH:MM:SS:FF`` timecodes.
 
     Returns:
-        ``ParsedSpans`` with spans in seconds of model time, in the answer's order (not sorted, not merged).
-        Example: ``"The given query happens in 64.0 - 72.0 seconds."`` -> one ``Span(64.0, 72.0)``,
-            found=True.
+        ``ParsedSpans`` with spans in seconds of model time, in the answer's order (not sorted, not merged),
+        where each one's times stand in ``text``, and the outcome.
+        Example: ``"The given query happens in 64.0 - 72.0 seconds."`` -> one ``Span(64.0, 72.0)`` at
+            ``SpanChars((27, 31), (34, 38))``, outcome ``FOUND``; a fenced JSON ``[]`` -> no span, outcome
+            ``EMPTY_LIST``.
 
     Raises:
-        Nothing for any string: unreadable answers give ``found=False`` with a reason.
+        Nothing for any string: unreadable answers give outcome ``UNREADABLE`` with a reason.
     """
     raw = text
     issues: list[str] = []
     if not text.strip():
-        return ParsedSpans((), False, "empty answer", (), raw)
-    found = _json_spans(text, fps, issues)
+        return ParsedSpans(
+            spans=(), positions=(), outcome=ParseOutcome.UNREADABLE, reason="empty answer", issues=(), raw=raw
+        )
+    found, empty_list = _json_spans(text, fps, issues)
     if found is None:
         taken: list[tuple[int, int]] = []
         pairs = _free_text_pairs(text, fps, issues, taken)
@@ -467,17 +656,27 @@ def parse_spans(text: str, *, fps: float | None = None) -> ParsedSpans:
         # "doesn't happen in the 30 second clip": a lone time is weaker evidence than an explicit negation.
         issues.append("ignored lone times: the answer says the event does not occur")
         found = []
-    spans = _validate(found, issues)
-    if spans:
+    read = _validate(found, issues)
+    if read:
         if negated:
             issues.append("answer also contains a negation; kept its spans")
-        return ParsedSpans(tuple(spans), True, None, tuple(issues), raw)
+        return ParsedSpans(
+            spans=tuple(span for span, _ in read),
+            positions=tuple(chars for _, chars in read),
+            outcome=ParseOutcome.FOUND,
+            reason=None,
+            issues=tuple(issues),
+            raw=raw,
+        )
+    outcome = ParseOutcome.UNREADABLE
     if negated:
-        reason = NEGATION_REASON
+        outcome, reason = ParseOutcome.SAYS_ABSENT, NEGATION_REASON
+    elif empty_list:
+        outcome, reason = ParseOutcome.EMPTY_LIST, "model answered with an empty list"
     elif not re.search(r"\d", text):
         reason = "no time values in answer"
     elif issues:
         reason = "no valid span in answer: " + "; ".join(issues)
     else:
         reason = "no time spans in answer (its numbers are not times)"
-    return ParsedSpans((), False, reason, tuple(issues), raw)
+    return ParsedSpans(spans=(), positions=(), outcome=outcome, reason=reason, issues=tuple(issues), raw=raw)
