@@ -21,7 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from vidground.errors import ConfigError, VidgroundError
+from vidground.errors import ConfigError, InternalError, VidgroundError
 from vidground.output.timecodes import TimeStyle
 from vidground.render import OutputFormat, render, result_issues
 from vidground.settings import DecoderName, ResizeMode, Settings
@@ -551,6 +551,12 @@ def main(argv: list[str] | None = None) -> int:
     except VidgroundError as exc:
         err.print(f"error: {exc}", markup=False)
         return exc.exit_code
+    except InternalError as exc:  # a bug, not the user's input: exit 1, and say so
+        if os.environ.get("VIDGROUND_DEBUG"):
+            raise
+        logger.error("internal error: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+        err.print(f"error: internal error: {exc} (please report; VIDGROUND_DEBUG=1 for the traceback)", markup=False)
+        return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

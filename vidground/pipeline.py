@@ -38,7 +38,7 @@ from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import vidground
-from vidground.errors import ConfigError, ModelOutputError
+from vidground.errors import ConfigError, InternalError
 from vidground.model.base import EncodedVideo, Generation, VideoRunner
 from vidground.model.prompts import (
     PROMPT_VERSION,
@@ -566,7 +566,7 @@ def _generate(
     progress = None if on_progress is None else _stage(on_progress, "generate")
     answers = runner.generate(encoded, prompts, max_new_tokens=max_new_tokens, on_progress=progress)
     if len(answers) != len(prompts):
-        raise ModelOutputError(f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}")
+        raise InternalError(f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}")
     return answers
 
 
