@@ -34,8 +34,9 @@ from typing import Any
 
 import torch
 
-from vidground.errors import ConfigError, ModelNotAvailable, SamplingError
+from vidground.errors import ConfigError, InternalError, ModelNotAvailable, SamplingError
 from vidground.model.base import EncodedVideo, Generation, ModelInfo, ProgressFn
+from vidground.model.chat_template import QWEN25VL_CHAT_TEMPLATE
 from vidground.settings import DEFAULT_MODEL_ID, check_device
 from vidground.timeline import FramePlan
 
@@ -419,8 +420,6 @@ class QwenRunner:
         messages.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": query}]})
         template = loaded.chat_template
         if template is None:
-            from vidground.model.tiny import QWEN25VL_CHAT_TEMPLATE
-
             template = QWEN25VL_CHAT_TEMPLATE
         text = loaded.tokenizer.apply_chat_template(
             messages, chat_template=template, tokenize=False, add_generation_prompt=True
@@ -461,16 +460,19 @@ class QwenRunner:
         """vidground's MRoPE ids for one prompt: ((3, 1, S) int64 on the model's device, rope_delta)."""
         from vidground.model.mrope import rope_index
 
-        position_ids, rope_deltas = rope_index(
-            torch.tensor([ids], dtype=torch.long),
-            video_grid_thw=state.video_grid_thw.cpu(),
-            second_per_grid_ts=torch.tensor([state.second_per_grid], dtype=torch.float64),
-            spatial_merge_size=loaded.spatial_merge_size,
-            tokens_per_second=loaded.tokens_per_second,
-            image_token_id=loaded.image_token_id,
-            video_token_id=loaded.video_token_id,
-            vision_start_token_id=loaded.vision_start_token_id,
-        )
+        try:
+            position_ids, rope_deltas = rope_index(
+                torch.tensor([ids], dtype=torch.long),
+                video_grid_thw=state.video_grid_thw.cpu(),
+                second_per_grid_ts=torch.tensor([state.second_per_grid], dtype=torch.float64),
+                spatial_merge_size=loaded.spatial_merge_size,
+                tokens_per_second=loaded.tokens_per_second,
+                image_token_id=loaded.image_token_id,
+                video_token_id=loaded.video_token_id,
+                vision_start_token_id=loaded.vision_start_token_id,
+            )
+        except SamplingError as exc:  # the runner built these ids and grids itself: only a bug gets here
+            raise InternalError(f"position ids for a {len(ids)}-token prompt: {exc}") from exc
         return position_ids.to(loaded.device), int(rope_deltas.reshape(-1)[0])
 
     def _embed(self, loaded: _Loaded, input_ids: torch.Tensor, state: _VideoState) -> torch.Tensor:
@@ -482,7 +484,7 @@ class QwenRunner:
             n_features = state.video_embeds.shape[0]
             per_row = is_video.sum(dim=1)
             if input_ids.shape[0] != 1 or int(per_row[0]) != n_features:
-                raise SamplingError(
+                raise InternalError(
                     f"prompt holds {per_row.tolist()} <|video_pad|> tokens per row but the video encodes to "
                     f"{n_features} features for one row"
                 )
@@ -617,7 +619,7 @@ class QwenRunner:
         deltas: list[int] = []
         for row, parts in enumerate(prompts):
             if parts.prefix_ids != prefill.prefix_ids:
-                raise SamplingError("a prompt's system + video prefix differs from the encoded one")
+                raise InternalError("a prompt's system + video prefix differs from the prefilled one")
             full_ids = parts.prefix_ids + parts.suffix_ids
             positions, delta = self._positions(loaded, full_ids, state)
             n_suffix = len(parts.suffix_ids)
