@@ -224,16 +224,23 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
     return folder, f"local:{folder}"
 
 
-def pick_device(device: str) -> torch.device:
-    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-
-    Raises:
-        ConfigError: an unknown name, or a CUDA device this machine does not have.
-    """
+def _check_device_name(device: str) -> None:
+    """Refuse a device name vidground does not know, without asking CUDA anything."""
     try:
         check_device(device)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def pick_device(device: str) -> torch.device:
+    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    The runner asks CUDA only here: when it loads (``auto``), or to check a CUDA device asked for.
+
+    Raises:
+        ConfigError: an unknown name, or a CUDA device this machine does not have.
+    """
+    _check_device_name(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     chosen = torch.device(device)
@@ -247,15 +254,24 @@ def pick_device(device: str) -> torch.device:
     return chosen
 
 
-def _pick_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
+def _pick_dtype(dtype: torch.dtype | str | None, device: torch.device | None) -> torch.dtype:
+    """The requested dtype, or the default for ``device``: bfloat16 on CUDA, float32 elsewhere.
+
+    Raises:
+        ConfigError: ``dtype`` names no torch dtype.
+    """
     if dtype is None:
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        return torch.bfloat16 if device is not None and device.type == "cuda" else torch.float32
     if isinstance(dtype, str):
         resolved = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(resolved, torch.dtype):
-            raise ModelNotAvailable(f"dtype {dtype!r} is not a torch dtype; expected e.g. bfloat16 or float32")
+            raise ConfigError(f"dtype {dtype!r} is not a torch dtype; expected e.g. bfloat16 or float32")
         return resolved
     return dtype
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _pick_attention(device: torch.device, dtype: torch.dtype) -> str:
@@ -360,8 +376,12 @@ class QwenRunner:
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: torch dtype or its name; None picks bfloat16 on CUDA and float32 on CPU.
 
-    Nothing is loaded until first use (``info``, ``load``, ``encode_video``); loading happens once per process
-    for the same checkpoint, under a lock. Missing weights raise :class:`ModelNotAvailable` then.
+    Nothing is loaded until first use (``load``, ``encode_video``, ``generate``); loading happens once per process
+    for the same checkpoint, under a lock. Missing weights raise :class:`ModelNotAvailable` then. Constructing a
+    runner and reading ``info`` load nothing and never touch CUDA, so a worker may do both before it forks.
+
+    Raises:
+        ConfigError: ``device`` is not one of those names, or ``dtype`` names no torch dtype.
     """
 
     def __init__(
@@ -372,10 +392,11 @@ class QwenRunner:
         device: str = "auto",
         dtype: torch.dtype | str | None = None,
     ) -> None:
+        _check_device_name(device)
         self.model_id = model_id
         self.revision = revision
         self._device_request = device
-        self._dtype_request = dtype
+        self._dtype_request = _pick_dtype(dtype, None) if dtype is not None else None
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
 
@@ -401,14 +422,38 @@ class QwenRunner:
 
     @property
     def info(self) -> ModelInfo:
-        """Provenance: model id, resolved revision, device, dtype and the config's tokens_per_second."""
-        loaded = self._model()
+        """Provenance, without loading anything: what was resolved once loaded, else what was asked for.
+
+        Loaded: the resolved revision (commit hash, or ``local:<path>``), device, dtype, attention and the
+        config's tokens_per_second. Not yet: the requested revision and device; dtype and attention where they
+        follow from the request alone (``cpu`` -> float32, sdpa; ``cuda`` -> bfloat16 unless asked otherwise),
+        None for ``auto``, whose answer needs a CUDA query that only loading may make.
+        """
+        loaded = self._loaded
+        if loaded is not None:
+            return ModelInfo(
+                model_id=self.model_id,
+                revision=loaded.revision,
+                device=str(loaded.device),
+                dtype=_dtype_name(loaded.dtype),
+                tokens_per_second=loaded.tokens_per_second,
+                attn_implementation=loaded.attn_implementation,
+                loaded=True,
+            )
+        device: torch.device | None = None
+        if self._device_request != "auto":
+            device = torch.device(self._device_request)  # parses the name; asks CUDA nothing
+        dtype = self._dtype_request
+        if dtype is None and device is not None:
+            dtype = _pick_dtype(None, device)
         return ModelInfo(
             model_id=self.model_id,
-            revision=loaded.revision,
-            device=str(loaded.device),
-            dtype=str(loaded.dtype).removeprefix("torch."),
-            tokens_per_second=loaded.tokens_per_second,
+            revision=self.revision,
+            device=self._device_request,
+            dtype=None if dtype is None else _dtype_name(dtype),
+            tokens_per_second=None,
+            attn_implementation=None if device is None or dtype is None else _pick_attention(device, dtype),
+            loaded=False,
         )
 
     # ---------------------------------------------------------------- prompt
