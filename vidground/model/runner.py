@@ -159,7 +159,104 @@ def _missing_files(folder: Path) -> list[str]:
     return missing
 
 
-def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: bool = True) -> tuple[Path, str]:
+def _weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a checkpoint folder: every shard its index names, else ``model.safetensors``."""
+    import json
+
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []  # verify_checkpoint reports the index itself
+        return [folder / shard for shard in shards]
+    return [folder / "model.safetensors"]
+
+
+# safetensors refuses headers above 100 MB; a larger length in the first 8 bytes means the file is not one.
+_MAX_SAFETENSORS_HEADER_BYTES = 100_000_000
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file, from its header and size alone (no tensor is read); None if fine.
+
+    Layout: 8 bytes little-endian header length N, N bytes of JSON giving each tensor's ``data_offsets``
+    ``[begin, end)`` into the data that follows, which must end exactly at the end of the file. E.g. a header
+    of N = 96 whose largest end is 4,096 means a file of 8 + 96 + 4,096 = 4,200 bytes; a download cut at
+    2,100 bytes is found here instead of inside transformers as "SafetensorError: incomplete metadata".
+    """
+    import json
+
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, too short for a safetensors header"
+        n_header = int.from_bytes(head, "little")
+        if n_header > min(size - 8, _MAX_SAFETENSORS_HEADER_BYTES):
+            return f"{size:,} bytes, but its first 8 bytes announce a {n_header:,}-byte header"
+        try:
+            header = json.loads(file.read(n_header))
+        except ValueError:
+            return "its header is not valid JSON"
+    try:
+        data_end = max(
+            (int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"), default=0
+        )
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        return "its header does not list tensor offsets"
+    expected = 8 + n_header + data_end
+    if size < expected:
+        return f"{size:,} of the {expected:,} bytes its header lists"
+    if size > expected:
+        return f"{size:,} bytes, {size - expected:,} more than its header lists"
+    return None
+
+
+def _json_problem(path: Path) -> str | None:
+    """Why a JSON file of a checkpoint does not parse; None if it does."""
+    import json
+
+    try:
+        json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except ValueError:  # bytes that are not UTF-8/16/32 text
+        return "not valid JSON: not text"
+    return None
+
+
+def verify_checkpoint(folder: Path) -> None:
+    """Check that a checkpoint folder's files are whole, reading only JSON files and safetensors headers.
+
+    Catches what a half-finished download or copy leaves: a truncated or garbage ``model.safetensors`` (or
+    shard), a ``config.json`` or tokenizer file that is not JSON. Cheap (kilobytes read per weight file), so
+    ``vidground doctor`` and every load run it.
+
+    Raises:
+        ModelNotAvailable: names the file, says it is incomplete or corrupt and to delete it and download again.
+    """
+    checks = [(path, _json_problem) for path in sorted(folder.glob("*.json"))]
+    checks += [(path, _safetensors_problem) for path in _weight_files(folder) if path.is_file()]
+    for path, problem_of in checks:
+        try:
+            problem = problem_of(path)
+        except OSError as exc:
+            problem = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        if problem is None:
+            continue
+        target = path.resolve()
+        fix = "delete it"
+        if target != path:  # a hub cache snapshot links to a blob; re-downloading keeps a corrupt blob
+            fix = f"delete it and the file it links to, {target}"
+        raise ModelNotAvailable(
+            f"checkpoint file {path} is incomplete or corrupt ({problem}); {fix} and download the checkpoint again"
+        )
+
+
+def resolve_checkpoint(
+    model_id: str, revision: str | None = None, *, download: bool = True, verify: bool = True
+) -> tuple[Path, str]:
     """Find the folder holding a Qwen2.5-VL checkpoint, without loading it.
 
     Args:
@@ -167,6 +264,7 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
             Hugging Face cache, downloaded when missing unless ``HF_HUB_OFFLINE=1`` or ``download`` is False).
         revision: hub branch, tag or commit; ignored for a local folder.
         download: allow fetching a hub checkpoint that is not cached yet.
+        verify: also check that the files are whole (:func:`verify_checkpoint`), not just present.
 
     Returns:
         ``(folder, resolved_revision)``: the commit hash when the folder is a hub cache snapshot, else
@@ -174,7 +272,8 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
 
     Raises:
         ModelNotAvailable: the folder does not exist or is incomplete, or the hub id is neither cached nor
-            downloadable; the message says where it looked and how to point at a local checkpoint.
+            downloadable (the message says where it looked and how to point at a local checkpoint); or, with
+            ``verify``, a file is truncated or corrupt (the message names it).
     """
     if _looks_like_path(model_id):
         folder = Path(model_id).expanduser().resolve()
@@ -219,6 +318,8 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
     missing = _missing_files(folder)
     if missing:
         raise ModelNotAvailable(f"{where} is incomplete: missing {', '.join(missing)}; {_HOW_TO_POINT}")
+    if verify:
+        verify_checkpoint(folder)
     if folder.parent.name == "snapshots":
         return folder, folder.name
     return folder, f"local:{folder}"
@@ -289,6 +390,7 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
 
     folder, resolved_revision = resolve_checkpoint(model_id, revision)
 
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
     from transformers.utils import logging as hf_logging
 
@@ -300,6 +402,12 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
             folder, dtype=dtype, attn_implementation=attn, local_files_only=True
         )
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except SafetensorError as exc:  # what verify_checkpoint cannot see from headers, e.g. a bad dtype name
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelNotAvailable(
+            f"a weights file in {folder} is incomplete or corrupt ({reason}); delete the folder's *.safetensors "
+            "and download the checkpoint again"
+        ) from None
     except (OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelNotAvailable(f"model folder {folder} could not be loaded ({reason}); {_HOW_TO_POINT}") from None
