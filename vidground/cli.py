@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 import vidground
-from vidground.errors import ConfigError, VidgroundError
+from vidground.errors import ConfigError, InternalError, VidgroundError
 from vidground.eval.groundtruth import GroundTruthFormat
 from vidground.options import DEFAULT_MODEL_ID, KNOBS, AnalysisOptions, DecoderName, ResizeMode
 from vidground.output.timecodes import TimeStyle
@@ -614,7 +614,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings()  # VIDGROUND_LOG_LEVEL and VIDGROUND_DEBUG are settings like any other
         debug = settings.debug
-        logging.basicConfig(level=settings.log_level.value, stream=sys.stderr, force=True)
+        logging.basicConfig(level=settings.log_level.value, stream=sys.stderr)
+        logging.getLogger().setLevel(settings.log_level.value)
         # Standalone mode: the CLI framework prints usage errors itself and exits 2; our errors come out here.
         app(args=argv, prog_name="vidground", standalone_mode=True)
     except SystemExit as exc:
@@ -622,6 +623,12 @@ def main(argv: list[str] | None = None) -> int:
     except VidgroundError as exc:
         err.print(f"error: {exc}", markup=False)
         return exc.exit_code
+    except InternalError as exc:  # a bug, not the user's input: exit 1, and say so
+        if debug:
+            raise
+        logger.error("internal error: %s", exc, exc_info=logger.isEnabledFor(logging.DEBUG))
+        err.print(f"error: internal error: {exc} (please report; VIDGROUND_DEBUG=1 for the traceback)", markup=False)
+        return 1
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130

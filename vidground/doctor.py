@@ -61,12 +61,18 @@ def check_torch(settings: Settings) -> Check:
 
 def check_model(settings: Settings) -> Check:
     from vidground.errors import ModelNotAvailable
-    from vidground.model.runner import resolve_checkpoint
+    from vidground.model.runner import resolve_checkpoint, verify_checkpoint
 
     try:  # look only: doctor never starts a multi-GB download
-        folder, revision = resolve_checkpoint(settings.model_id, settings.model_revision, download=False)
+        folder, revision = resolve_checkpoint(
+            settings.model_id, settings.model_revision, download=False, verify=False
+        )
     except ModelNotAvailable as exc:
         return Check("model weights", "warn", str(exc))
+    try:  # present but truncated or corrupt: loading would fail, so this is not a warning
+        verify_checkpoint(folder)
+    except ModelNotAvailable as exc:
+        return Check("model weights", "fail", str(exc))
     return Check("model weights", "ok", f"{settings.model_id} ({revision}) at {folder}")
 
 

@@ -3,6 +3,10 @@
 Every error a user can cause is a :class:`VidgroundError`. Its message is one line that says which input was wrong,
 what was expected and what to do. The shells map them once each: the CLI to exit codes (``exit_code``), the API to
 HTTP statuses (``http_status``), workers to a failed job carrying the message.
+
+A broken internal invariant is an :class:`InternalError`, deliberately *not* a VidgroundError: a handler that
+catches user errors must never show a bug as "your input was wrong", and one that does not know InternalError
+treats it as the unexpected failure it is (CLI exit 1, HTTP 500, a logged traceback).
 """
 
 from __future__ import annotations
@@ -77,3 +81,12 @@ class NotFoundError(VidgroundError):
     """A stored object (video, job, result) does not exist."""
 
     http_status = 404
+
+
+class InternalError(Exception):
+    """An invariant vidground itself should keep was broken: a bug to report, never the user's input.
+
+    Not a :class:`VidgroundError`, so ``except VidgroundError`` never swallows it as a user mistake. The CLI maps it
+    to exit 1 with ``error: internal error: ...`` and logs it; any other shell treats it as an unexpected failure
+    (HTTP 500, a failed job with its traceback).
+    """

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import NamedTuple, TypeVar
 
 import vidground
-from vidground.errors import ConfigError, ModelOutputError, SamplingError
+from vidground.errors import ConfigError, InternalError, SamplingError
 from vidground.model.base import EncodedVideo, Generation, VideoRunner
 from vidground.model.prompts import (
     PROMPT_VERSION,
@@ -609,7 +609,7 @@ def _generate(
     )
     clock.add(Stage.GENERATE, time.perf_counter() - started)
     if len(answers) != len(prompts):
-        raise ModelOutputError(f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}")
+        raise InternalError(f"runner {runner.info.model_id}: expected {len(prompts)} answers, got {len(answers)}")
     return answers
 
 

@@ -126,7 +126,7 @@ class Provenance:
     model_id: str
     model_revision: str | None
     device: str
-    dtype: str
+    dtype: str | None
     attn_implementation: str | None
     prompt_version: str
     options: AnalysisOptions
@@ -192,7 +192,7 @@ class Provenance:
             model_id=str(data["model_id"]),
             model_revision=data.get("model_revision"),
             device=str(data["device"]),
-            dtype=str(data["dtype"]),
+            dtype=data.get("dtype"),
             attn_implementation=data.get("attn_implementation"),
             prompt_version=str(data["prompt_version"]),
             options=AnalysisOptions.from_json(data["options"]),

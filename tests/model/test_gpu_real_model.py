@@ -56,6 +56,7 @@ def _red_square_video() -> tuple[torch.Tensor, FramePlan]:
 def test_real_checkpoint_answers_a_grounding_query_with_a_span() -> None:
     assert MODEL is not None
     runner = QwenRunner(MODEL, device="cuda")
+    runner.load()
     info = runner.info
     assert info.device.startswith("cuda") and info.dtype == "bfloat16"
     assert info.tokens_per_second == 2.0

@@ -21,7 +21,9 @@ QUERIES = ["a red ball", "someone opens the door and walks out of the room", "x"
 
 def test_cuda_defaults_to_bf16_and_answers_every_prompt(tiny_model_dir: Path) -> None:
     runner = QwenRunner(str(tiny_model_dir), device="cuda")
-    assert runner.info.device.startswith("cuda") and runner.info.dtype == "bfloat16"
+    assert (runner.info.device, runner.info.dtype, runner.info.loaded) == ("cuda", "bfloat16", False)
+    runner.load()
+    assert runner.info.device.startswith("cuda") and runner.info.dtype == "bfloat16" and runner.info.loaded
     frames, plan = make_video_input(8, 56, 84, second_per_grid=0.5)
     answers = runner.generate(runner.encode_video(frames, plan), QUERIES, max_new_tokens=6, min_new_tokens=6)
     assert [len(a.tokens) for a in answers] == [6, 6, 6]

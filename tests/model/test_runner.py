@@ -134,8 +134,10 @@ def test_hub_cache_snapshot_resolves_to_its_commit_hash(
     folder, revision = resolve_checkpoint("tiny/qwen25vl")
     assert (folder, revision) == (snapshot, commit)
     assert resolve_checkpoint("tiny/qwen25vl", download=False)[0] == snapshot
-    info = QwenRunner("tiny/qwen25vl", device="cpu").info
-    assert info.revision == commit and info.model_id == "tiny/qwen25vl"
+    runner = QwenRunner("tiny/qwen25vl", device="cpu")
+    assert runner.info.revision is None  # not loaded: the requested revision
+    runner.load()
+    assert (runner.info.revision, runner.info.model_id) == (commit, "tiny/qwen25vl")
 
 
 # --- loading
@@ -147,6 +149,98 @@ def test_info_reports_local_revision_device_dtype_and_tokens_per_second(
     info = tiny_runner.info
     assert info.revision == f"local:{tiny_model_dir.resolve()}"
     assert (info.device, info.dtype, info.tokens_per_second) == ("cpu", "float32", 2.0)
+    assert (info.attn_implementation, info.loaded) == ("sdpa", True)
+
+
+_CUDA_CALLS = (
+    "is_available", "device_count", "init", "_lazy_init", "current_device", "set_device", "get_device_name",
+    "get_device_properties", "get_device_capability", "is_bf16_supported", "mem_get_info", "synchronize",
+)  # fmt: skip
+
+
+@pytest.fixture
+def cuda_and_loading_forbidden(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every torch.cuda query and the checkpoint lookup / load raise; returns the names that were called."""
+    import vidground.model.runner as runner_module
+
+    called: list[str] = []
+
+    def forbid(name: str) -> Any:
+        def refuse(*args: object, **kwargs: object) -> Any:
+            called.append(name)
+            raise AssertionError(f"{name} was called")
+
+        return refuse
+
+    for name in _CUDA_CALLS:
+        if hasattr(torch.cuda, name):
+            monkeypatch.setattr(torch.cuda, name, forbid(f"torch.cuda.{name}"))
+    monkeypatch.setattr(runner_module, "_load", forbid("_load"))
+    monkeypatch.setattr(runner_module, "resolve_checkpoint", forbid("resolve_checkpoint"))
+    return called
+
+
+def test_constructing_a_runner_and_reading_info_neither_loads_nor_asks_cuda(
+    cuda_and_loading_forbidden: list[str], tiny_model_dir: Path
+) -> None:
+    runner = QwenRunner("Qwen/Qwen2.5-VL-3B-Instruct", revision="v1", device="auto")
+    info = runner.info
+    assert (info.model_id, info.revision, info.device) == ("Qwen/Qwen2.5-VL-3B-Instruct", "v1", "auto")
+    assert info.loaded is False
+    # auto's dtype and attention depend on whether CUDA is there, which only loading may ask
+    assert (info.dtype, info.attn_implementation, info.tokens_per_second) == (None, None, None)
+
+    cpu = QwenRunner(str(tiny_model_dir), device="cpu").info
+    assert (cpu.device, cpu.dtype, cpu.attn_implementation, cpu.revision) == ("cpu", "float32", "sdpa", None)
+    half = QwenRunner(str(tiny_model_dir), device="cuda:1", dtype="float16").info
+    assert (half.device, half.dtype) == ("cuda:1", "float16")
+    assert half.attn_implementation in ("sdpa", "flash_attention_2")
+    assert cuda_and_loading_forbidden == []
+
+
+def test_loading_with_device_auto_is_where_cuda_is_asked(cuda_and_loading_forbidden: list[str]) -> None:
+    # The guard above would see a call: loading asks CUDA once, for auto's answer, and then loads.
+    with pytest.raises(AssertionError):
+        QwenRunner("Qwen/Qwen2.5-VL-3B-Instruct", device="auto").load()
+    assert cuda_and_loading_forbidden[:1] == ["torch.cuda.is_available"]
+
+
+def test_a_bad_device_or_dtype_is_refused_when_the_runner_is_made() -> None:
+    from vidground.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'tpu'"):
+        QwenRunner("Qwen/Qwen2.5-VL-3B-Instruct", device="tpu")
+    with pytest.raises(ConfigError, match="'float99'"):
+        QwenRunner("Qwen/Qwen2.5-VL-3B-Instruct", dtype="float99")
+
+
+def test_the_fallback_chat_template_does_not_come_from_the_test_checkpoint_module() -> None:
+    # A tokenizer without a chat template gets vidground's copy of Qwen2.5-VL's; rendering one must not
+    # import vidground.model.tiny (test tooling), in a fresh process where nothing else imported it.
+    script = """
+import sys
+from types import SimpleNamespace
+import vidground.cli, vidground.pipeline
+from vidground.model.chat_template import QWEN25VL_CHAT_TEMPLATE
+from vidground.model.runner import QwenRunner
+
+used = []
+class NoTemplateTokenizer:
+    def apply_chat_template(self, messages, *, chat_template, tokenize, add_generation_prompt):
+        used.append(chat_template)
+        return "rendered"
+
+loaded = SimpleNamespace(chat_template=None, tokenizer=NoTemplateTokenizer())
+QwenRunner("/nowhere", device="cpu")._render(loaded, "a dog runs", None)
+assert used == [QWEN25VL_CHAT_TEMPLATE], used
+print("vidground.model.tiny" in sys.modules)
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
 
 
 def test_runners_for_the_same_checkpoint_share_one_loaded_model(tiny_runner: QwenRunner, tiny_model_dir: Path) -> None:

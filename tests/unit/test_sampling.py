@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from vidground.errors import SamplingError
+from vidground.errors import InternalError, SamplingError
 from vidground.timeline import FramePlan, VideoProbe
 from vidground.video.sampling import (
     DEFAULT_MIN_PIXELS,
@@ -259,7 +259,7 @@ def test_vfr_probe_times_flow_into_the_plan() -> None:
 
 
 def test_frame_times_must_match_frame_count() -> None:
-    with pytest.raises(SamplingError, match="frame times"):
+    with pytest.raises(InternalError, match="frame times"):  # probe() never makes such a probe: a bug
         plan_frames(make_probe(10, 10.0, times_s=(0.0, 0.1)))
 
 

@@ -14,14 +14,19 @@ from vidground.timeline import FramePlan
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """Provenance of the model that produced a result."""
+    """Provenance of the model that produced a result, or of the one a runner will load.
+
+    With ``loaded`` False nothing is resolved yet: ``revision`` and ``device`` are as requested (``auto`` stays
+    ``auto``), and ``dtype`` / ``attn_implementation`` are None where only loading can tell.
+    """
 
     model_id: str
-    revision: str | None  # the resolved commit hash when known, else the requested revision
-    device: str
-    dtype: str
-    tokens_per_second: float
-    attn_implementation: str | None = None  # sdpa, flash_attention_2, eager; None until known
+    revision: str | None  # the resolved commit hash (or local:<path>) once loaded, else the requested revision
+    device: str  # e.g. "cuda:0" once loaded, else the request: "auto", "cpu", "cuda", "cuda:1"
+    dtype: str | None  # e.g. "bfloat16"
+    tokens_per_second: float | None  # from the checkpoint's config, so None until loaded
+    attn_implementation: str | None = None  # "sdpa", "flash_attention_2", ...
+    loaded: bool = True
 
 
 @dataclass(frozen=True)

@@ -34,8 +34,9 @@ from typing import Any
 
 import torch
 
-from vidground.errors import ConfigError, ModelNotAvailable, SamplingError
+from vidground.errors import ConfigError, InternalError, ModelNotAvailable, SamplingError
 from vidground.model.base import EncodedVideo, Generation, ModelInfo, ProgressFn
+from vidground.model.chat_template import QWEN25VL_CHAT_TEMPLATE
 from vidground.options import DEFAULT_MODEL_ID, check_device
 from vidground.timeline import FramePlan
 
@@ -158,7 +159,104 @@ def _missing_files(folder: Path) -> list[str]:
     return missing
 
 
-def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: bool = True) -> tuple[Path, str]:
+def _weight_files(folder: Path) -> list[Path]:
+    """The safetensors files of a checkpoint folder: every shard its index names, else ``model.safetensors``."""
+    import json
+
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return []  # verify_checkpoint reports the index itself
+        return [folder / shard for shard in shards]
+    return [folder / "model.safetensors"]
+
+
+# safetensors refuses headers above 100 MB; a larger length in the first 8 bytes means the file is not one.
+_MAX_SAFETENSORS_HEADER_BYTES = 100_000_000
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with a safetensors file, from its header and size alone (no tensor is read); None if fine.
+
+    Layout: 8 bytes little-endian header length N, N bytes of JSON giving each tensor's ``data_offsets``
+    ``[begin, end)`` into the data that follows, which must end exactly at the end of the file. E.g. a header
+    of N = 96 whose largest end is 4,096 means a file of 8 + 96 + 4,096 = 4,200 bytes; a download cut at
+    2,100 bytes is found here instead of inside transformers as "SafetensorError: incomplete metadata".
+    """
+    import json
+
+    size = path.stat().st_size
+    with path.open("rb") as file:
+        head = file.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, too short for a safetensors header"
+        n_header = int.from_bytes(head, "little")
+        if n_header > min(size - 8, _MAX_SAFETENSORS_HEADER_BYTES):
+            return f"{size:,} bytes, but its first 8 bytes announce a {n_header:,}-byte header"
+        try:
+            header = json.loads(file.read(n_header))
+        except ValueError:
+            return "its header is not valid JSON"
+    try:
+        data_end = max(
+            (int(entry["data_offsets"][1]) for name, entry in header.items() if name != "__metadata__"), default=0
+        )
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError):
+        return "its header does not list tensor offsets"
+    expected = 8 + n_header + data_end
+    if size < expected:
+        return f"{size:,} of the {expected:,} bytes its header lists"
+    if size > expected:
+        return f"{size:,} bytes, {size - expected:,} more than its header lists"
+    return None
+
+
+def _json_problem(path: Path) -> str | None:
+    """Why a JSON file of a checkpoint does not parse; None if it does."""
+    import json
+
+    try:
+        json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        return f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except ValueError:  # bytes that are not UTF-8/16/32 text
+        return "not valid JSON: not text"
+    return None
+
+
+def verify_checkpoint(folder: Path) -> None:
+    """Check that a checkpoint folder's files are whole, reading only JSON files and safetensors headers.
+
+    Catches what a half-finished download or copy leaves: a truncated or garbage ``model.safetensors`` (or
+    shard), a ``config.json`` or tokenizer file that is not JSON. Cheap (kilobytes read per weight file), so
+    ``vidground doctor`` and every load run it.
+
+    Raises:
+        ModelNotAvailable: names the file, says it is incomplete or corrupt and to delete it and download again.
+    """
+    checks = [(path, _json_problem) for path in sorted(folder.glob("*.json"))]
+    checks += [(path, _safetensors_problem) for path in _weight_files(folder) if path.is_file()]
+    for path, problem_of in checks:
+        try:
+            problem = problem_of(path)
+        except OSError as exc:
+            problem = f"cannot be read: {exc.strerror or type(exc).__name__}"
+        if problem is None:
+            continue
+        target = path.resolve()
+        fix = "delete it"
+        if target != path:  # a hub cache snapshot links to a blob; re-downloading keeps a corrupt blob
+            fix = f"delete it and the file it links to, {target}"
+        raise ModelNotAvailable(
+            f"checkpoint file {path} is incomplete or corrupt ({problem}); {fix} and download the checkpoint again"
+        )
+
+
+def resolve_checkpoint(
+    model_id: str, revision: str | None = None, *, download: bool = True, verify: bool = True
+) -> tuple[Path, str]:
     """Find the folder holding a Qwen2.5-VL checkpoint, without loading it.
 
     Args:
@@ -166,6 +264,7 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
             Hugging Face cache, downloaded when missing unless ``HF_HUB_OFFLINE=1`` or ``download`` is False).
         revision: hub branch, tag or commit; ignored for a local folder.
         download: allow fetching a hub checkpoint that is not cached yet.
+        verify: also check that the files are whole (:func:`verify_checkpoint`), not just present.
 
     Returns:
         ``(folder, resolved_revision)``: the commit hash when the folder is a hub cache snapshot, else
@@ -173,7 +272,8 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
 
     Raises:
         ModelNotAvailable: the folder does not exist or is incomplete, or the hub id is neither cached nor
-            downloadable; the message says where it looked and how to point at a local checkpoint.
+            downloadable (the message says where it looked and how to point at a local checkpoint); or, with
+            ``verify``, a file is truncated or corrupt (the message names it).
     """
     if _looks_like_path(model_id):
         folder = Path(model_id).expanduser().resolve()
@@ -218,21 +318,30 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
     missing = _missing_files(folder)
     if missing:
         raise ModelNotAvailable(f"{where} is incomplete: missing {', '.join(missing)}; {_HOW_TO_POINT}")
+    if verify:
+        verify_checkpoint(folder)
     if folder.parent.name == "snapshots":
         return folder, folder.name
     return folder, f"local:{folder}"
 
 
-def pick_device(device: str) -> torch.device:
-    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
-
-    Raises:
-        ConfigError: an unknown name, or a CUDA device this machine does not have.
-    """
+def _check_device_name(device: str) -> None:
+    """Refuse a device name vidground does not know, without asking CUDA anything."""
     try:
         check_device(device)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def pick_device(device: str) -> torch.device:
+    """The torch device for ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+
+    The runner asks CUDA only here: when it loads (``auto``), or to check a CUDA device asked for.
+
+    Raises:
+        ConfigError: an unknown name, or a CUDA device this machine does not have.
+    """
+    _check_device_name(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     chosen = torch.device(device)
@@ -246,15 +355,24 @@ def pick_device(device: str) -> torch.device:
     return chosen
 
 
-def _pick_dtype(dtype: torch.dtype | str | None, device: torch.device) -> torch.dtype:
+def _pick_dtype(dtype: torch.dtype | str | None, device: torch.device | None) -> torch.dtype:
+    """The requested dtype, or the default for ``device``: bfloat16 on CUDA, float32 elsewhere.
+
+    Raises:
+        ConfigError: ``dtype`` names no torch dtype.
+    """
     if dtype is None:
-        return torch.bfloat16 if device.type == "cuda" else torch.float32
+        return torch.bfloat16 if device is not None and device.type == "cuda" else torch.float32
     if isinstance(dtype, str):
         resolved = getattr(torch, dtype.removeprefix("torch."), None)
         if not isinstance(resolved, torch.dtype):
-            raise ModelNotAvailable(f"dtype {dtype!r} is not a torch dtype; expected e.g. bfloat16 or float32")
+            raise ConfigError(f"dtype {dtype!r} is not a torch dtype; expected e.g. bfloat16 or float32")
         return resolved
     return dtype
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
 
 
 def _pick_attention(device: torch.device, dtype: torch.dtype) -> str:
@@ -272,6 +390,7 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
 
     folder, resolved_revision = resolve_checkpoint(model_id, revision)
 
+    from safetensors import SafetensorError
     from transformers import AutoTokenizer, Qwen2_5_VLForConditionalGeneration
     from transformers.utils import logging as hf_logging
 
@@ -283,6 +402,12 @@ def _load(model_id: str, revision: str | None, device: torch.device, dtype: torc
             folder, dtype=dtype, attn_implementation=attn, local_files_only=True
         )
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    except SafetensorError as exc:  # what verify_checkpoint cannot see from headers, e.g. a bad dtype name
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelNotAvailable(
+            f"a weights file in {folder} is incomplete or corrupt ({reason}); delete the folder's *.safetensors "
+            "and download the checkpoint again"
+        ) from None
     except (OSError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelNotAvailable(f"model folder {folder} could not be loaded ({reason}); {_HOW_TO_POINT}") from None
@@ -359,8 +484,12 @@ class QwenRunner:
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
         dtype: torch dtype or its name; None picks bfloat16 on CUDA and float32 on CPU.
 
-    Nothing is loaded until first use (``info``, ``load``, ``encode_video``); loading happens once per process
-    for the same checkpoint, under a lock. Missing weights raise :class:`ModelNotAvailable` then.
+    Nothing is loaded until first use (``load``, ``encode_video``, ``generate``); loading happens once per process
+    for the same checkpoint, under a lock. Missing weights raise :class:`ModelNotAvailable` then. Constructing a
+    runner and reading ``info`` load nothing and never touch CUDA, so a worker may do both before it forks.
+
+    Raises:
+        ConfigError: ``device`` is not one of those names, or ``dtype`` names no torch dtype.
     """
 
     def __init__(
@@ -371,10 +500,11 @@ class QwenRunner:
         device: str = "auto",
         dtype: torch.dtype | str | None = None,
     ) -> None:
+        _check_device_name(device)
         self.model_id = model_id
         self.revision = revision
         self._device_request = device
-        self._dtype_request = dtype
+        self._dtype_request = _pick_dtype(dtype, None) if dtype is not None else None
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
 
@@ -400,14 +530,38 @@ class QwenRunner:
 
     @property
     def info(self) -> ModelInfo:
-        """Provenance: model id, resolved revision, device, dtype and the config's tokens_per_second."""
-        loaded = self._model()
+        """Provenance, without loading anything: what was resolved once loaded, else what was asked for.
+
+        Loaded: the resolved revision (commit hash, or ``local:<path>``), device, dtype, attention and the
+        config's tokens_per_second. Not yet: the requested revision and device; dtype and attention where they
+        follow from the request alone (``cpu`` -> float32, sdpa; ``cuda`` -> bfloat16 unless asked otherwise),
+        None for ``auto``, whose answer needs a CUDA query that only loading may make.
+        """
+        loaded = self._loaded
+        if loaded is not None:
+            return ModelInfo(
+                model_id=self.model_id,
+                revision=loaded.revision,
+                device=str(loaded.device),
+                dtype=_dtype_name(loaded.dtype),
+                tokens_per_second=loaded.tokens_per_second,
+                attn_implementation=loaded.attn_implementation,
+                loaded=True,
+            )
+        device: torch.device | None = None
+        if self._device_request != "auto":
+            device = torch.device(self._device_request)  # parses the name; asks CUDA nothing
+        dtype = self._dtype_request
+        if dtype is None and device is not None:
+            dtype = _pick_dtype(None, device)
         return ModelInfo(
             model_id=self.model_id,
-            revision=loaded.revision,
-            device=str(loaded.device),
-            dtype=str(loaded.dtype).removeprefix("torch."),
-            tokens_per_second=loaded.tokens_per_second,
+            revision=self.revision,
+            device=self._device_request,
+            dtype=None if dtype is None else _dtype_name(dtype),
+            tokens_per_second=None,
+            attn_implementation=None if device is None or dtype is None else _pick_attention(device, dtype),
+            loaded=False,
         )
 
     # ---------------------------------------------------------------- prompt
@@ -419,8 +573,6 @@ class QwenRunner:
         messages.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": query}]})
         template = loaded.chat_template
         if template is None:
-            from vidground.model.tiny import QWEN25VL_CHAT_TEMPLATE
-
             template = QWEN25VL_CHAT_TEMPLATE
         text = loaded.tokenizer.apply_chat_template(
             messages, chat_template=template, tokenize=False, add_generation_prompt=True
@@ -461,16 +613,19 @@ class QwenRunner:
         """vidground's MRoPE ids for one prompt: ((3, 1, S) int64 on the model's device, rope_delta)."""
         from vidground.model.mrope import rope_index
 
-        position_ids, rope_deltas = rope_index(
-            torch.tensor([ids], dtype=torch.long),
-            video_grid_thw=state.video_grid_thw.cpu(),
-            second_per_grid_ts=torch.tensor([state.second_per_grid], dtype=torch.float64),
-            spatial_merge_size=loaded.spatial_merge_size,
-            tokens_per_second=loaded.tokens_per_second,
-            image_token_id=loaded.image_token_id,
-            video_token_id=loaded.video_token_id,
-            vision_start_token_id=loaded.vision_start_token_id,
-        )
+        try:
+            position_ids, rope_deltas = rope_index(
+                torch.tensor([ids], dtype=torch.long),
+                video_grid_thw=state.video_grid_thw.cpu(),
+                second_per_grid_ts=torch.tensor([state.second_per_grid], dtype=torch.float64),
+                spatial_merge_size=loaded.spatial_merge_size,
+                tokens_per_second=loaded.tokens_per_second,
+                image_token_id=loaded.image_token_id,
+                video_token_id=loaded.video_token_id,
+                vision_start_token_id=loaded.vision_start_token_id,
+            )
+        except SamplingError as exc:  # the runner built these ids and grids itself: only a bug gets here
+            raise InternalError(f"position ids for a {len(ids)}-token prompt: {exc}") from exc
         return position_ids.to(loaded.device), int(rope_deltas.reshape(-1)[0])
 
     def _embed(self, loaded: _Loaded, input_ids: torch.Tensor, state: _VideoState) -> torch.Tensor:
@@ -482,7 +637,7 @@ class QwenRunner:
             n_features = state.video_embeds.shape[0]
             per_row = is_video.sum(dim=1)
             if input_ids.shape[0] != 1 or int(per_row[0]) != n_features:
-                raise SamplingError(
+                raise InternalError(
                     f"prompt holds {per_row.tolist()} <|video_pad|> tokens per row but the video encodes to "
                     f"{n_features} features for one row"
                 )
@@ -617,7 +772,7 @@ class QwenRunner:
         deltas: list[int] = []
         for row, parts in enumerate(prompts):
             if parts.prefix_ids != prefill.prefix_ids:
-                raise SamplingError("a prompt's system + video prefix differs from the encoded one")
+                raise InternalError("a prompt's system + video prefix differs from the prefilled one")
             full_ids = parts.prefix_ids + parts.suffix_ids
             positions, delta = self._positions(loaded, full_ids, state)
             n_suffix = len(parts.suffix_ids)

@@ -42,7 +42,7 @@ import math
 
 import torch
 
-from vidground.errors import SamplingError
+from vidground.errors import InternalError, SamplingError
 from vidground.options import (
     DEFAULT_FPS,
     DEFAULT_MAX_FRAMES,
@@ -329,7 +329,8 @@ def plan_frames(probe: VideoProbe, options: SamplingOptions = DEFAULT_OPTIONS) -
 
     Raises:
         SamplingError: the message starts with ``probe.path``; see :func:`frame_range`, :func:`smart_nframes`
-            and :func:`frame_size`, or ``frame_times_s`` whose length is not ``n_frames``.
+            and :func:`frame_size`.
+        InternalError: ``frame_times_s`` whose length is not ``n_frames`` (:func:`probe` never makes one).
     """
     try:
         return _plan(probe, options)
@@ -339,9 +340,9 @@ def plan_frames(probe: VideoProbe, options: SamplingOptions = DEFAULT_OPTIONS) -
 
 def _plan(probe: VideoProbe, options: SamplingOptions) -> FramePlan:
     times_s = probe.frame_times_s
-    if times_s and len(times_s) != probe.n_frames:
-        raise SamplingError(
-            f"probe has {len(times_s)} frame times, expected one per frame (n_frames={probe.n_frames})"
+    if times_s and len(times_s) != probe.n_frames:  # probe() always gives one per frame
+        raise InternalError(
+            f"{probe.path}: probe has {len(times_s)} frame times, expected one per frame (n_frames={probe.n_frames})"
         )
     first, last = frame_range(
         probe.n_frames, probe.fps, video_start=options.video_start, video_end=options.video_end
