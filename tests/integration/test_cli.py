@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -270,3 +273,120 @@ def test_missing_weights_are_reported_before_any_video_work(
         err = capsys.readouterr().err
         assert err.startswith("error: model folder") and "no-model" in err
         assert "truncated.mp4" not in err
+
+
+def _fake_grounding(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Replace the model and the pipeline with fakes: returns the list of videos ``locate`` was asked about."""
+    from types import SimpleNamespace
+
+    from vidground import cli, pipeline
+
+    asked: list[Path] = []
+    data = {"video": "v.mp4", "duration_s": 3.0, "results": [], "provenance": {}}
+
+    def fake_locate(video: Path, queries: list[str], **kwargs: object) -> SimpleNamespace:
+        asked.append(video)
+        return SimpleNamespace(to_json=lambda: data)
+
+    monkeypatch.setattr(cli, "_runner", lambda *args, **kwargs: SimpleNamespace(model_id="fake"))
+    monkeypatch.setattr(pipeline, "locate", fake_locate)
+    return asked
+
+
+def _gt_and_predictions(folder: Path) -> tuple[Path, Path]:
+    gt = folder / "gt.txt"
+    gt.write_text("vid1 0.0 10.0##a man opens a door\n")
+    preds = folder / "preds.jsonl"
+    preds.write_text(json.dumps({"qid": "vid1#1", "pred_relevant_windows": [[0.0, 10.0, 0.9]]}) + "\n")
+    return gt, preds
+
+
+def test_out_naming_an_input_is_refused_before_any_work(
+    cfr_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked = _fake_grounding(monkeypatch)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(cfr_video.read_bytes())
+    link = tmp_path / "link.mp4"
+    link.symlink_to(video)
+    hard = tmp_path / "hard.mp4"
+    os.link(video, hard)
+    (tmp_path / "sub").mkdir()
+    spelled = tmp_path / "sub" / ".." / "v.mp4"
+    for given, out in ((video, video), (video, link), (video, hard), (video, spelled), (link, video)):
+        assert main(["locate", "-f", "json", "--out", str(out), str(given), "a person"]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == f"error: --out {out}: is the input file {given}; choose another output file"
+    assert asked == []  # refused before the model or the video were touched
+    assert video.read_bytes() == cfr_video.read_bytes() and link.is_symlink()
+
+    gt, preds = _gt_and_predictions(tmp_path)
+    before = (gt.read_bytes(), preds.read_bytes())
+    for out in (gt, preds):
+        assert main(["eval", str(gt), "--predictions", str(preds), "--out", str(out)]) == 2
+        assert f"--out {out}: is the input file" in capsys.readouterr().err
+    assert (gt.read_bytes(), preds.read_bytes()) == before
+
+
+@pytest.fixture
+def dev_nodes_intact() -> Iterator[None]:
+    """Tests that write to /dev paths (as root on the test machine): restore them should a regression replace them,
+    so one failing test never breaks the machine for everything after it."""
+    yield
+    null_ok = stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    stdout_ok = os.path.islink("/dev/stdout")
+    if os.geteuid() == 0:
+        if not null_ok:
+            os.unlink("/dev/null")
+            os.mknod("/dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            os.chmod("/dev/null", 0o666)
+        if not stdout_ok:
+            os.unlink("/dev/stdout")
+            os.symlink("/proc/self/fd/1", "/dev/stdout")
+    assert null_ok and stdout_ok, "--out replaced a /dev node (restored)"
+
+
+@pytest.mark.usefixtures("dev_nodes_intact")
+def test_out_to_a_device_or_a_pipe_is_written_not_replaced(tmp_path: Path) -> None:
+    gt, preds = _gt_and_predictions(tmp_path)
+    report = ["eval", str(gt), "--predictions", str(preds), "--format", "json", "--out"]
+    assert main([*report, "/dev/null"]) == 0
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    assert not Path("/dev/null.partial").exists()
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert main([*report, str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(received[0])["metrics"]["miou"] == 1.0
+
+    # /dev/stdout is a link to a descriptor: written through, whether stdout is a pipe or a file.
+    piped = run_cli(*report, "/dev/stdout")
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["metrics"]["miou"] == 1.0
+    into = tmp_path / "captured.json"
+    with into.open("w") as stdout:
+        done = subprocess.run([*VIDGROUND, *report, "/dev/stdout"], stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(into.read_text())["metrics"]["miou"] == 1.0
+    assert os.path.islink("/dev/stdout")
+
+
+def test_out_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
+    gt, preds = _gt_and_predictions(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for existing in (True, False):
+        target = elsewhere / f"report-{existing}.json"
+        if existing:
+            target.write_text("old report\n")
+        link = tmp_path / f"link-{existing}.json"
+        link.symlink_to(target)
+        assert main(["eval", str(gt), "--predictions", str(preds), "--format", "json", "--out", str(link)]) == 0
+        assert link.is_symlink() and link.resolve() == target
+        assert json.loads(target.read_text())["metrics"]["miou"] == 1.0
+    assert not list(tmp_path.rglob("*.partial"))
