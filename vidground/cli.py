@@ -504,6 +504,7 @@ def _eval_videos(
     import hashlib
 
     from vidground import pipeline
+    from vidground.doctor import ensure_data_dir
     from vidground.eval import build_report, run_grounding_eval
     from vidground.eval.predictions import summarize_provenance
     from vidground.eval.runner import read_cache
@@ -521,8 +522,13 @@ def _eval_videos(
     }
     if cache is None:
         digest = hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:12]
-        cache = settings.data_dir / "eval" / f"{videos.resolve().name}-{digest}.jsonl"
-    cache.parent.mkdir(parents=True, exist_ok=True)
+        cache = ensure_data_dir(settings.data_dir) / "eval" / f"{videos.resolve().name}-{digest}.jsonl"
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"answer cache {cache}: cannot create its folder ({exc.strerror or exc}); give --cache FILE elsewhere"
+        ) from exc
     # Each video's provenance goes beside the cache as it is made, so a resumed run still reports where every
     # cached answer came from (model revision, vidground version, sample fps).
     provenance_log = cache.with_name(cache.name + ".provenance")

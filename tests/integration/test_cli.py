@@ -390,3 +390,30 @@ def test_out_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
         assert link.is_symlink() and link.resolve() == target
         assert json.loads(target.read_text())["metrics"]["miou"] == 1.0
     assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_unusable_data_dir_is_refused_and_doctor_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_grounding(monkeypatch)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    gt, _ = _gt_and_predictions(tmp_path)
+    monkeypatch.setenv("VIDGROUND_DATA_DIR", "/proc/vidground-data")
+    monkeypatch.setenv("VIDGROUND_MODEL_ID", str(tmp_path / "no-model"))
+    monkeypatch.setenv("VIDGROUND_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert main(["eval", str(gt), "--videos", str(videos)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: VIDGROUND_DATA_DIR=/proc/vidground-data: cannot create or write there (")
+    assert line.endswith("set VIDGROUND_DATA_DIR to a writable folder")
+
+    assert main(["doctor"]) == 0  # a warning, like missing weights: only eval --videos without --cache needs it
+    data_dir = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("data dir"))
+    assert " warn " in data_dir and "cannot create or write" in data_dir
+
+    fresh = tmp_path / "new" / "data"
+    monkeypatch.setenv("VIDGROUND_DATA_DIR", str(fresh))
+    assert main(["doctor"]) == 0
+    data_dir = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("data dir"))
+    assert " ok " in data_dir and str(fresh) in data_dir
+    assert fresh.is_dir() and list(fresh.iterdir()) == []  # created, and the probe file removed
