@@ -417,3 +417,30 @@ def test_unusable_data_dir_is_refused_and_doctor_says_so(
     data_dir = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("data dir"))
     assert " ok " in data_dir and str(fresh) in data_dir
     assert fresh.is_dir() and list(fresh.iterdir()) == []  # created, and the probe file removed
+
+
+def test_pipes_and_stdin_as_video_are_not_regular_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "video.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(tmp_path)  # no file named "-" here
+    for video in (str(fifo), "-"):
+        assert main(["inspect", video]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {video}: ") and "not a regular file" in err and "pipes are not supported" in err
+        assert "not found" not in err
+    done = subprocess.run(
+        [*VIDGROUND, "inspect", "/dev/stdin"], input="", capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "not a regular file" in done.stderr and "not found" not in done.stderr
+
+
+def test_model_path_that_is_a_file_is_named_as_such(
+    cfr_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"not a folder")
+    assert main(["locate", str(cfr_video), "a door", "--model", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert f"model path {weights} is a file; expected a checkpoint folder" in err and "does not exist" not in err

@@ -172,11 +172,16 @@ def resolve_checkpoint(model_id: str, revision: str | None = None, *, download: 
         ``"local:<absolute path>"``.
 
     Raises:
-        ModelNotAvailable: the folder does not exist or is incomplete, or the hub id is neither cached nor
+        ModelNotAvailable: the folder does not exist, is a file or is incomplete, or the hub id is neither cached nor
             downloadable; the message says where it looked and how to point at a local checkpoint.
     """
     if _looks_like_path(model_id):
         folder = Path(model_id).expanduser().resolve()
+        if folder.is_file():
+            raise ModelNotAvailable(
+                f"model path {folder} is a file; expected a checkpoint folder (config.json, weights, tokenizer); "
+                f"{_HOW_TO_POINT}"
+            )
         if not folder.is_dir():
             raise ModelNotAvailable(f"model folder {folder} does not exist; {_HOW_TO_POINT}")
         where = f"model folder {folder}"
