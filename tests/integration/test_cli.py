@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -444,3 +445,23 @@ def test_model_path_that_is_a_file_is_named_as_such(
     assert main(["locate", str(cfr_video), "a door", "--model", str(weights)]) == 2
     err = capsys.readouterr().err
     assert f"model path {weights} is a file; expected a checkpoint folder" in err and "does not exist" not in err
+
+
+@pytest.mark.slow
+def test_demo_ends_by_saying_how_to_get_the_spans() -> None:
+    root = Path(__file__).resolve().parents[2]
+    stamp = root / ".venv" / ".vidground-installed"
+    want = hashlib.sha256((root / "pyproject.toml").read_bytes() + (root / "scripts" / "setup").read_bytes())
+    if not stamp.is_file() or not stamp.read_text().startswith(want.hexdigest()[:16]):
+        pytest.skip("scripts/demo would install into .venv first (run scripts/setup)")
+    env = {**os.environ, "VIDGROUND_MODEL_ID": "/nonexistent/Qwen2.5-VL-3B-Instruct", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [str(root / "scripts" / "demo")], capture_output=True, text=True, timeout=300, env=env, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("== setting up .venv")
+    assert "== vidground inspect .cache/bikes.mp4" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith(
+        "== to get the located spans: VIDGROUND_MODEL_ID=/path/to/Qwen2.5-VL-3B-Instruct scripts/demo "
+    )
+    assert "/nonexistent/Qwen2.5-VL-3B-Instruct does not exist" in done.stderr
