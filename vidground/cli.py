@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -248,16 +249,55 @@ def _device(device: str, *, flag: bool) -> str:
     return device
 
 
-def _check_out(out_file: Path | None) -> None:
-    """Fail before a long run, not after it, when --out cannot be written."""
+def _check_out(out_file: Path | None, inputs: Sequence[Path | None]) -> None:
+    """Fail before a long run, not after it, when --out cannot be written or would overwrite one of ``inputs``.
+
+    Raises:
+        ConfigError: --out names an input file (by any spelling, link or hard link), a folder, or a place that
+            cannot be written.
+    """
     if out_file is None:
         return
-    if out_file.is_dir():
+    for given in inputs:
+        if given is not None and _same_file(out_file, given):
+            raise ConfigError(f"--out {out_file}: is the input file {given}; choose another output file")
+    target, direct = _out_target(out_file)
+    if direct:
+        if not os.access(out_file, os.W_OK):
+            raise ConfigError(f"--out {out_file}: is not writable")
+        return
+    if target.is_dir():
         raise ConfigError(f"--out {out_file}: is a folder; expected a file name")
-    if not out_file.parent.is_dir():
-        raise ConfigError(f"--out {out_file}: folder {out_file.parent} does not exist")
-    if not os.access(out_file.parent, os.W_OK):
-        raise ConfigError(f"--out {out_file}: folder {out_file.parent} is not writable")
+    if not target.parent.is_dir():
+        raise ConfigError(f"--out {out_file}: folder {target.parent} does not exist")
+    if not os.access(target.parent, os.W_OK):
+        raise ConfigError(f"--out {out_file}: folder {target.parent} is not writable")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one existing file (through links, other spellings or hard links)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # either does not exist (yet): nothing to overwrite
+        return False
+
+
+def _out_target(out_file: Path) -> tuple[Path, bool]:
+    """Where --out writes, and whether it writes there directly rather than by temp file and rename.
+
+    A device, pipe or socket (``/dev/null``, a FIFO, ``/dev/stdout``) is written directly: replacing it would
+    destroy it. Anything else is a file written whole or not at all: a temp file beside the symlink's *target*,
+    renamed over it, so a link stays a link.
+    """
+    try:
+        mode = out_file.stat().st_mode  # follows links
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        return out_file, True
+    if str(out_file.absolute()).startswith(("/dev/fd/", "/dev/std", "/proc/")):
+        return out_file, True  # a descriptor (e.g. stdout redirected to a file): its path is not the file's
+    return Path(os.path.realpath(out_file)), False
 
 
 def _emit_result(result: AnyResult, fmt: OutputFormat, time_format: TimeStyle, out_file: Path | None) -> None:
@@ -269,14 +309,23 @@ def _emit_result(result: AnyResult, fmt: OutputFormat, time_format: TimeStyle, o
 
 
 def _emit(text: str, out_file: Path | None) -> None:
+    """Write ``text`` to stdout, or to --out: directly to a device or pipe, else whole or not at all."""
     if out_file is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    tmp = out_file.with_name(out_file.name + ".partial")
+    target, direct = _out_target(out_file)
+    if direct:
+        try:
+            with out_file.open("w", encoding="utf-8") as stream:
+                stream.write(text)
+        except OSError as exc:
+            raise ConfigError(f"--out {out_file}: cannot write ({exc.strerror or exc})") from exc
+        return
+    tmp = target.with_name(target.name + ".partial")
     try:
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out_file)  # a crash never leaves half a file under the requested name
+        tmp.replace(target)  # a crash never leaves half a file under the requested name
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise ConfigError(f"--out {out_file}: cannot write ({exc.strerror or exc})") from exc
@@ -346,7 +395,7 @@ def locate(
             "torch_threads": torch_threads,
         }
     )
-    _check_out(out_file)
+    _check_out(out_file, [video])
     runner = _runner(settings, model, device)
     _use_torch_threads(options)
     with _progress(quiet) as on_progress:
@@ -408,7 +457,7 @@ def caption(
             "torch_threads": torch_threads,
         }
     )
-    _check_out(out_file)
+    _check_out(out_file, [video])
     runner = _runner(settings, model, device)
     _use_torch_threads(options)
     with _progress(quiet) as on_progress:
@@ -456,7 +505,7 @@ def eval_command(
 
     if (predictions is None) == (videos is None):
         raise ConfigError("eval: give exactly one of --predictions FILE or --videos DIR")
-    _check_out(out_file)
+    _check_out(out_file, [gt_file, predictions, cache])
     gt = load_ground_truth(gt_file, format=gt_format)
     if predictions is not None:
         loaded = load_predictions(predictions, gt)
@@ -510,6 +559,7 @@ def _eval_videos(
     import hashlib
 
     from vidground import pipeline
+    from vidground.doctor import ensure_data_dir
     from vidground.eval import build_report, run_grounding_eval
     from vidground.eval.predictions import summarize_provenance
     from vidground.eval.runner import read_cache
@@ -526,8 +576,13 @@ def _eval_videos(
     }
     if cache is None:
         digest = hashlib.sha256(json.dumps(knobs, sort_keys=True).encode()).hexdigest()[:12]
-        cache = settings.data_dir / "eval" / f"{videos.resolve().name}-{digest}.jsonl"
-    cache.parent.mkdir(parents=True, exist_ok=True)
+        cache = ensure_data_dir(settings.data_dir) / "eval" / f"{videos.resolve().name}-{digest}.jsonl"
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"answer cache {cache}: cannot create its folder ({exc.strerror or exc}); give --cache FILE elsewhere"
+        ) from exc
     # Each video's provenance goes beside the cache as it is made, so a resumed run still reports where every
     # cached answer came from (model revision, vidground version, sample fps).
     provenance_log = cache.with_name(cache.name + ".provenance")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from vidground.errors import ConfigError
 from vidground.settings import Settings
 
 Status = Literal["ok", "warn", "fail"]
@@ -103,14 +105,40 @@ def _redact(url: str) -> str:
     return f"{scheme}://{user}@{host}"
 
 
+def ensure_data_dir(path: Path) -> Path:
+    """Create the data folder (``VIDGROUND_DATA_DIR``) if missing and prove it writable with a probe file.
+
+    Args:
+        path: the configured data folder.
+
+    Returns:
+        ``path``, now an existing, writable folder.
+
+    Raises:
+        ConfigError: it cannot be created or written (a file in the way, no permission, a read-only or virtual
+            file system such as ``/proc``), naming VIDGROUND_DATA_DIR and the operating system's reason.
+    """
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"VIDGROUND_DATA_DIR={path}: is a file, not a folder; set VIDGROUND_DATA_DIR to a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".vidground-probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(
+            f"VIDGROUND_DATA_DIR={path}: cannot create or write there ({exc.strerror or exc}); "
+            "set VIDGROUND_DATA_DIR to a writable folder"
+        ) from exc
+    return path
+
+
 def check_data_dir(settings: Settings) -> Check:
-    path = Path(settings.data_dir)
-    probe_dir = path
-    while not probe_dir.exists() and probe_dir != probe_dir.parent:  # created on first use, under its nearest parent
-        probe_dir = probe_dir.parent
-    if os.access(probe_dir, os.W_OK):
-        return Check("data dir", "ok", str(path))
-    return Check("data dir", "warn", f"{path} is not writable; set VIDGROUND_DATA_DIR")
+    try:
+        path = ensure_data_dir(Path(settings.data_dir))
+    except ConfigError as exc:  # only ``eval --videos`` without --cache needs it, so a warning, as for the weights
+        return Check("data dir", "warn", str(exc))
+    return Check("data dir", "ok", f"{path} (writable)")
 
 
 def run_checks(settings: Settings) -> list[Check]:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import stat
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -445,3 +449,194 @@ def test_missing_weights_are_reported_before_any_video_work(
         err = capsys.readouterr().err
         assert err.startswith("error: model folder") and "no-model" in err
         assert "truncated.mp4" not in err
+
+
+def _fake_grounding(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Replace the model and the pipeline with fakes: returns the list of videos ``locate`` was asked about."""
+    from types import SimpleNamespace
+
+    from vidground import cli, pipeline
+
+    asked: list[Path] = []
+    data = {"video": "v.mp4", "duration_s": 3.0, "results": [], "provenance": {}}
+
+    def fake_locate(video: Path, queries: list[str], **kwargs: object) -> SimpleNamespace:
+        asked.append(video)
+        return SimpleNamespace(to_json=lambda: data)
+
+    monkeypatch.setattr(cli, "_runner", lambda *args, **kwargs: SimpleNamespace(model_id="fake"))
+    monkeypatch.setattr(pipeline, "locate", fake_locate)
+    return asked
+
+
+def _gt_and_predictions(folder: Path) -> tuple[Path, Path]:
+    gt = folder / "gt.txt"
+    gt.write_text("vid1 0.0 10.0##a man opens a door\n")
+    preds = folder / "preds.jsonl"
+    preds.write_text(json.dumps({"qid": "vid1#1", "pred_relevant_windows": [[0.0, 10.0, 0.9]]}) + "\n")
+    return gt, preds
+
+
+def test_out_naming_an_input_is_refused_before_any_work(
+    cfr_video: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    asked = _fake_grounding(monkeypatch)
+    video = tmp_path / "v.mp4"
+    video.write_bytes(cfr_video.read_bytes())
+    link = tmp_path / "link.mp4"
+    link.symlink_to(video)
+    hard = tmp_path / "hard.mp4"
+    os.link(video, hard)
+    (tmp_path / "sub").mkdir()
+    spelled = tmp_path / "sub" / ".." / "v.mp4"
+    for given, out in ((video, video), (video, link), (video, hard), (video, spelled), (link, video)):
+        assert main(["locate", "-f", "json", "--out", str(out), str(given), "a person"]) == 2
+        err = capsys.readouterr().err
+        assert err.strip() == f"error: --out {out}: is the input file {given}; choose another output file"
+    assert asked == []  # refused before the model or the video were touched
+    assert video.read_bytes() == cfr_video.read_bytes() and link.is_symlink()
+
+    gt, preds = _gt_and_predictions(tmp_path)
+    before = (gt.read_bytes(), preds.read_bytes())
+    for out in (gt, preds):
+        assert main(["eval", str(gt), "--predictions", str(preds), "--out", str(out)]) == 2
+        assert f"--out {out}: is the input file" in capsys.readouterr().err
+    assert (gt.read_bytes(), preds.read_bytes()) == before
+
+
+@pytest.fixture
+def dev_nodes_intact() -> Iterator[None]:
+    """Tests that write to /dev paths (as root on the test machine): restore them should a regression replace them,
+    so one failing test never breaks the machine for everything after it."""
+    yield
+    null_ok = stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    stdout_ok = os.path.islink("/dev/stdout")
+    if os.geteuid() == 0:
+        if not null_ok:
+            os.unlink("/dev/null")
+            os.mknod("/dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+            os.chmod("/dev/null", 0o666)
+        if not stdout_ok:
+            os.unlink("/dev/stdout")
+            os.symlink("/proc/self/fd/1", "/dev/stdout")
+    assert null_ok and stdout_ok, "--out replaced a /dev node (restored)"
+
+
+@pytest.mark.usefixtures("dev_nodes_intact")
+def test_out_to_a_device_or_a_pipe_is_written_not_replaced(tmp_path: Path) -> None:
+    gt, preds = _gt_and_predictions(tmp_path)
+    report = ["eval", str(gt), "--predictions", str(preds), "--format", "json", "--out"]
+    assert main([*report, "/dev/null"]) == 0
+    assert stat.S_ISCHR(os.lstat("/dev/null").st_mode)
+    assert not Path("/dev/null.partial").exists()
+
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert main([*report, str(fifo)]) == 0
+    reader.join(timeout=30)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert json.loads(received[0])["metrics"]["miou"] == 1.0
+
+    # /dev/stdout is a link to a descriptor: written through, whether stdout is a pipe or a file.
+    piped = run_cli(*report, "/dev/stdout")
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["metrics"]["miou"] == 1.0
+    into = tmp_path / "captured.json"
+    with into.open("w") as stdout:
+        done = subprocess.run([*VIDGROUND, *report, "/dev/stdout"], stdout=stdout, stderr=subprocess.PIPE, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(into.read_text())["metrics"]["miou"] == 1.0
+    assert os.path.islink("/dev/stdout")
+
+
+def test_out_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
+    gt, preds = _gt_and_predictions(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for existing in (True, False):
+        target = elsewhere / f"report-{existing}.json"
+        if existing:
+            target.write_text("old report\n")
+        link = tmp_path / f"link-{existing}.json"
+        link.symlink_to(target)
+        assert main(["eval", str(gt), "--predictions", str(preds), "--format", "json", "--out", str(link)]) == 0
+        assert link.is_symlink() and link.resolve() == target
+        assert json.loads(target.read_text())["metrics"]["miou"] == 1.0
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+def test_unusable_data_dir_is_refused_and_doctor_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _fake_grounding(monkeypatch)
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    gt, _ = _gt_and_predictions(tmp_path)
+    monkeypatch.setenv("VIDGROUND_DATA_DIR", "/proc/vidground-data")
+    monkeypatch.setenv("VIDGROUND_MODEL_ID", str(tmp_path / "no-model"))
+    monkeypatch.setenv("VIDGROUND_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:1/none")
+    assert main(["eval", str(gt), "--videos", str(videos)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: VIDGROUND_DATA_DIR=/proc/vidground-data: cannot create or write there (")
+    assert line.endswith("set VIDGROUND_DATA_DIR to a writable folder")
+
+    assert main(["doctor"]) == 0  # a warning, like missing weights: only eval --videos without --cache needs it
+    data_dir = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("data dir"))
+    assert " warn " in data_dir and "cannot create or write" in data_dir
+
+    fresh = tmp_path / "new" / "data"
+    monkeypatch.setenv("VIDGROUND_DATA_DIR", str(fresh))
+    assert main(["doctor"]) == 0
+    data_dir = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("data dir"))
+    assert " ok " in data_dir and str(fresh) in data_dir
+    assert fresh.is_dir() and list(fresh.iterdir()) == []  # created, and the probe file removed
+
+
+def test_pipes_and_stdin_as_video_are_not_regular_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "video.fifo"
+    os.mkfifo(fifo)
+    monkeypatch.chdir(tmp_path)  # no file named "-" here
+    for video in (str(fifo), "-"):
+        assert main(["inspect", video]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {video}: ") and "not a regular file" in err and "pipes are not supported" in err
+        assert "not found" not in err
+    done = subprocess.run(
+        [*VIDGROUND, "inspect", "/dev/stdin"], input="", capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2 and "not a regular file" in done.stderr and "not found" not in done.stderr
+
+
+def test_model_path_that_is_a_file_is_named_as_such(
+    cfr_video: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"not a folder")
+    assert main(["locate", str(cfr_video), "a door", "--model", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert f"model path {weights} is a file; expected a checkpoint folder" in err and "does not exist" not in err
+
+
+@pytest.mark.slow
+def test_demo_ends_by_saying_how_to_get_the_spans() -> None:
+    root = Path(__file__).resolve().parents[2]
+    stamp = root / ".venv" / ".vidground-installed"
+    want = hashlib.sha256((root / "pyproject.toml").read_bytes() + (root / "scripts" / "setup").read_bytes())
+    if not stamp.is_file() or not stamp.read_text().startswith(want.hexdigest()[:16]):
+        pytest.skip("scripts/demo would install into .venv first (run scripts/setup)")
+    env = {**os.environ, "VIDGROUND_MODEL_ID": "/nonexistent/Qwen2.5-VL-3B-Instruct", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [str(root / "scripts" / "demo")], capture_output=True, text=True, timeout=300, env=env, cwd=root
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("== setting up .venv")
+    assert "== vidground inspect .cache/bikes.mp4" in done.stdout
+    assert done.stdout.splitlines()[-1].startswith(
+        "== to get the located spans: VIDGROUND_MODEL_ID=/path/to/Qwen2.5-VL-3B-Instruct scripts/demo "
+    )
+    assert "/nonexistent/Qwen2.5-VL-3B-Instruct does not exist" in done.stderr

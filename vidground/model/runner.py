@@ -271,12 +271,17 @@ def resolve_checkpoint(
         ``"local:<absolute path>"``.
 
     Raises:
-        ModelNotAvailable: the folder does not exist or is incomplete, or the hub id is neither cached nor
-            downloadable (the message says where it looked and how to point at a local checkpoint); or, with
+        ModelNotAvailable: the folder does not exist, is a file or is incomplete, or the hub id is neither cached
+            nor downloadable (the message says where it looked and how to point at a local checkpoint); or, with
             ``verify``, a file is truncated or corrupt (the message names it).
     """
     if _looks_like_path(model_id):
         folder = Path(model_id).expanduser().resolve()
+        if folder.is_file():
+            raise ModelNotAvailable(
+                f"model path {folder} is a file; expected a checkpoint folder (config.json, weights, tokenizer); "
+                f"{_HOW_TO_POINT}"
+            )
         if not folder.is_dir():
             raise ModelNotAvailable(f"model folder {folder} does not exist; {_HOW_TO_POINT}")
         where = f"model folder {folder}"

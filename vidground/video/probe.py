@@ -41,14 +41,20 @@ def probe(path: str | os.PathLike[str]) -> VideoProbe:
         start, in presentation order) and ``keyframe_indices``.
 
     Raises:
-        VideoDecodeError: missing, empty, unreadable, truncated, not a video, audio-only, absurd size, no
-            frames, or a first frame that does not decode.
+        VideoDecodeError: missing, not a regular file (a pipe, ``-``), empty, unreadable, truncated, not a
+            video, audio-only, absurd size, no frames, or a first frame that does not decode.
     """
     import av
 
     file = Path(path)
     if file.is_dir():
         raise VideoDecodeError(file, "is a folder; expected a video file")
+    if str(path) == "-" and not file.exists():
+        raise VideoDecodeError(file, "standard input is not a regular file; pipes are not supported, give a video file")
+    if file.exists() and not file.is_file():  # a FIFO, /dev/stdin, a device: no size, no seeking
+        raise VideoDecodeError(
+            file, "not a regular file (a pipe, device or socket); pipes are not supported, give a video file"
+        )
     if not file.is_file():
         raise VideoDecodeError(file, "file not found; check the path")
     if file.stat().st_size == 0:
