@@ -74,7 +74,7 @@ from vidground.video.sampling import (
     DEFAULT_FPS,
     DEFAULT_MIN_PIXELS,
     SamplingOptions,
-    frame_range,
+    frame_range_s,
     plan_frames,
 )
 from vidground.video.windows import Window, candidate_windows, max_window_s, plan_windows
@@ -396,7 +396,7 @@ def caption(
     decoding = _Decoding(backend, resize, threads)
     video = probe(path)
     window_s = _window_length_s(video, options)
-    first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
+    first, last = frame_range_s(video, video_start=options.video_start, video_end=options.video_end)
     range_start_s, range_end_s = _frame_time_s(video, first), _frame_time_s(video, last)
     windows = (
         (None,)
@@ -475,7 +475,7 @@ def _window_length_s(video: VideoProbe, options: SamplingOptions) -> float | Non
         max_tokens=budget_tokens,
         min_frame_pixels=options.min_pixels or DEFAULT_MIN_PIXELS,
     )
-    first, last = frame_range(video.n_frames, video.fps, video_start=options.video_start, video_end=options.video_end)
+    first, last = frame_range_s(video, video_start=options.video_start, video_end=options.video_end)
     wanted_frames = (last - first + 1) / video.fps * fps
     return window_s if wanted_frames > window_s * fps else None
 
