@@ -146,6 +146,8 @@ def inspect(
     chosen = backend or settings.decoder
     get_decoder(chosen)  # an unknown or uninstalled backend fails here, naming itself
     info = probe(video)
+    if info.damaged:
+        err.print(f"warning: {video}: {info.damaged}", markup=False)
     plan = plan_frames(
         info,
         _sampling(
@@ -543,6 +545,9 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"error: VIDGROUND_LOG_LEVEL={level!r}: expected DEBUG, INFO, WARNING or ERROR", markup=False)
         return 2
     logging.basicConfig(level=level.upper(), stream=sys.stderr)
+    from vidground.video.ffmpeg_log import configure_ffmpeg_logging
+
+    configure_ffmpeg_logging(debug=level.upper() == "DEBUG")
     try:
         # Standalone mode: the CLI framework prints usage errors itself and exits 2; our errors come out here.
         app(args=argv, prog_name="vidground", standalone_mode=True)
