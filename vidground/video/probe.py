@@ -39,11 +39,13 @@ def probe(path: str | os.PathLike[str]) -> VideoProbe:
         degrees the stored picture is turned for display: 0, 90, 180 or 270), exact ``n_frames``, ``fps`` (the
         stream's average frame rate, as decoders report it), ``duration_s`` (first PTS to the end of the last
         frame), ``vfr`` (judged from the PTS steps), ``has_audio``, ``frame_times_s`` (seconds from the stream
-        start, in presentation order) and ``keyframe_indices``.
+        start, in presentation order), ``keyframe_indices`` and ``damaged``: for a file with a cut-off end or a
+        damaged stretch, what cannot be read and the readable range (the other facts then describe only the
+        readable frames), else None.
 
     Raises:
-        VideoDecodeError: missing, empty, unreadable, truncated, not a video, audio-only, absurd size, no
-            frames, or a first frame that does not decode.
+        VideoDecodeError: missing, empty, unreadable (e.g. an MP4 cut before its index), not a video,
+            audio-only, absurd size, no intact frame, or a first frame that does not decode.
     """
     import av
 
