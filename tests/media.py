@@ -11,6 +11,7 @@ Used by ``tests/conftest.py`` and by ``benchmarks/frames.py``; no network, no sy
 
 from __future__ import annotations
 
+import itertools
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -212,7 +213,8 @@ def make_broken_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
 
     Returns:
         name → path for ``empty`` (0 bytes), ``truncated`` (first half of an MP4 whose index is at the end),
-        ``truncated_faststart`` (first half of an MP4 whose index is at the front), ``random_bytes`` (.mp4),
+        ``truncated_faststart`` (first half of an MP4 whose index is at the front), ``truncated_99`` (the
+        same MP4 cut at 99 % of its bytes: readable but for its last frames), ``random_bytes`` (.mp4),
         ``text`` (a .txt file), ``audio_only``, ``absurd_size`` (a Y4M header claiming 20000×16) and
         ``single_frame`` (valid; probe accepts it, sampling refuses it later).
     """
@@ -230,6 +232,8 @@ def make_broken_files(folder: str | os.PathLike[str]) -> dict[str, Path]:
     data = whole_fs.read_bytes()
     out["truncated_faststart"] = folder / "truncated_faststart.mp4"
     out["truncated_faststart"].write_bytes(data[: len(data) // 2])
+    out["truncated_99"] = folder / "truncated_99.mp4"  # a download stopped just before the end
+    out["truncated_99"].write_bytes(data[: len(data) * 99 // 100])
 
     out["random_bytes"] = folder / "random.mp4"
     out["random_bytes"].write_bytes(
@@ -275,3 +279,92 @@ def remux_cut(
             packet.stream = out_stream
             target.mux(packet)
     return dst
+
+
+def retime(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    *,
+    pts: list[int],
+    time_base: Fraction,
+) -> Path:
+    """Stream-copy ``src``'s video into ``dst`` with new per-frame timestamps, without re-encoding.
+
+    Args:
+        src: a video from :func:`make_video` without B-frames (``preset="ultrafast"``), so packet ``i`` is
+            frame ``i`` in both decode and presentation order.
+        dst: output file; the container follows the extension.
+        pts: one presentation time per packet, in ``time_base`` ticks (repeats make duplicate timestamps).
+        time_base: the unit of ``pts``.
+
+    The container keeps stating ``src``'s frame rate (e.g. as Matroska's default duration), true or not.
+
+    Returns:
+        ``dst`` as a Path. The bar codes still show ``src``'s frame numbers.
+    """
+    import av
+
+    dst = Path(dst)
+    with av.open(str(src)) as source, av.open(str(dst), "w") as target:
+        stream = source.streams.video[0]
+        out_stream = target.add_stream_from_template(stream)
+        out_stream.time_base = time_base
+        packets = [p for p in source.demux(stream) if p.size]
+        if len(packets) != len(pts):
+            raise ValueError(f"{src} has {len(packets)} packets, got {len(pts)} timestamps")
+        steps = [b - a for a, b in itertools.pairwise(pts)]
+        for i, packet in enumerate(packets):
+            packet.pts = packet.dts = pts[i]
+            packet.time_base = time_base
+            # the last frame lasts as long as the step before it
+            packet.duration = next((s for s in steps[i:] if s > 0), next((s for s in reversed(steps) if s > 0), 1))
+            packet.stream = out_stream
+            target.mux(packet)
+    return dst
+
+
+def make_rate_change_video(
+    path: str | os.PathLike[str], *, slow_fps: int = 15, fast_fps: int = 30, seconds: int = 4
+) -> Path:
+    """``seconds`` at ``slow_fps``, then ``seconds`` at ``fast_fps`` (a phone's VFR): frame ``i`` shows ``i``.
+
+    Example (defaults): frames 0..59 at 0, 1/15, ... 59/15 s; frames 60..179 at 4, 4 + 1/30, ... 7.967 s.
+    """
+    path = Path(path)
+    n_slow, n_fast = slow_fps * seconds, fast_fps * seconds
+    source = make_video(
+        path.with_name(path.stem + "_cfr.mp4"), width=64, height=48, fps=fast_fps, n_frames=n_slow + n_fast,
+        preset="ultrafast",
+    )
+    step = fast_fps // slow_fps
+    pts = [i * step for i in range(n_slow)] + [n_slow * step + i for i in range(n_fast)]
+    return retime(source, path, pts=pts, time_base=Fraction(1, fast_fps))
+
+
+def make_sparse_mkv(
+    path: str | os.PathLike[str], *, n_frames: int = 20, every_s: int = 3, claimed_fps: int = 24
+) -> Path:
+    """A Matroska file with one frame every ``every_s`` seconds whose header claims ``claimed_fps``.
+
+    Example (defaults): 20 frames at 0, 3, ..., 57 s (60 s of video) that the container says are 24 fps,
+    i.e. 0.833 s if one believed it.
+    """
+    path = Path(path)
+    source = make_video(
+        path.with_name(path.stem + "_cfr.mp4"), width=64, height=48, fps=claimed_fps, n_frames=n_frames,
+        preset="ultrafast",
+    )
+    pts = [i * every_s * 1000 for i in range(n_frames)]
+    return retime(source, path, pts=pts, time_base=Fraction(1, 1000))
+
+
+def make_duplicate_timestamps_mkv(path: str | os.PathLike[str], *, n_frames: int = 30) -> Path:
+    """A Matroska file whose frames come in pairs that share a timestamp (some muxers write this).
+
+    Example: frames 0 and 1 at 0 s, 2 and 3 at 0.067 s, ...; every frame is decodable and shows its index.
+    """
+    path = Path(path)
+    source = make_video(
+        path.with_name(path.stem + "_cfr.mp4"), width=64, height=48, fps=30, n_frames=n_frames, preset="ultrafast"
+    )
+    return retime(source, path, pts=[(i // 2) * 67 for i in range(n_frames)], time_base=Fraction(1, 1000))

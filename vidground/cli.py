@@ -30,6 +30,7 @@ from vidground.output.timecodes import TimeStyle
 from vidground.render import FORMATS_WITHOUT_ISSUES, OutputFormat, render, result_issues
 from vidground.results import AnyResult, Stage
 from vidground.settings import LogLevel, Settings
+from vidground.video.ffmpeg_log import configure_ffmpeg_logging
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,8 @@ def inspect(
     chosen = options.decoding.backend
     get_decoder(chosen)  # an unknown or uninstalled backend fails here, naming itself
     info = probe(video)
+    if info.damaged:
+        err.print(f"warning: {video}: {info.damaged}", markup=False)
     window_s = window_length_s(info, options)
     # A range one call cannot see is looked at in windows of window_s at the target fps; the plan shown is
     # then what one call over the whole range would get (locate's coarse pass thins it further).
@@ -661,6 +664,7 @@ def _root(
     """Find when things happen in videos, and caption them with timestamps (Qwen2.5-VL)."""
     if log_level is not None:
         logging.getLogger().setLevel(log_level.value)
+        configure_ffmpeg_logging(debug=log_level is LogLevel.DEBUG)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -671,6 +675,7 @@ def main(argv: list[str] | None = None) -> int:
         debug = settings.debug
         logging.basicConfig(level=settings.log_level.value, stream=sys.stderr)
         logging.getLogger().setLevel(settings.log_level.value)
+        configure_ffmpeg_logging(debug=settings.log_level is LogLevel.DEBUG)  # FFmpeg's own lines only at debug
         # Standalone mode: the CLI framework prints usage errors itself and exits 2; our errors come out here.
         app(args=argv, prog_name="vidground", standalone_mode=True)
     except SystemExit as exc:

@@ -77,7 +77,7 @@ from vidground.results import (
 from vidground.timeline import FramePlan, Span, VideoProbe
 from vidground.video.decode import decode_frames
 from vidground.video.probe import probe
-from vidground.video.sampling import frame_range, plan_frames
+from vidground.video.sampling import frame_range_s, plan_frames
 from vidground.video.windows import Window, candidate_windows, max_window_s, plan_windows
 
 logger = logging.getLogger(__name__)
@@ -481,7 +481,7 @@ def analysed_range_s(video: VideoProbe, sampling: SamplingOptions) -> tuple[floa
     Raises:
         SamplingError: the range holds fewer than two frames.
     """
-    first, last = frame_range(video.n_frames, video.fps, video_start=sampling.video_start, video_end=sampling.video_end)
+    first, last = frame_range_s(video, video_start=sampling.video_start, video_end=sampling.video_end)
     return _frame_time_s(video, first), _frame_time_s(video, last)
 
 
@@ -504,7 +504,7 @@ def window_length_s(video: VideoProbe, options: AnalysisOptions) -> float | None
         max_tokens=sampling.budget_tokens(),
         min_frame_pixels=sampling.min_pixels or DEFAULT_MIN_PIXELS,
     )
-    first, last = frame_range(video.n_frames, video.fps, video_start=sampling.video_start, video_end=sampling.video_end)
+    first, last = frame_range_s(video, video_start=sampling.video_start, video_end=sampling.video_end)
     wanted_frames = (last - first + 1) / video.fps * fps
     return window_s if wanted_frames > window_s * fps else None
 

@@ -30,6 +30,9 @@ class VideoProbe:
     rotation_deg: int = 0
     frame_times_s: tuple[float, ...] = field(default=(), repr=False, compare=False)
     keyframe_indices: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    # What cannot be read (a cut-off end, damaged stretches) and the readable range, or None when intact;
+    # the fields above then describe the readable frames only.
+    damaged: str | None = None
 
     def summary(self) -> dict[str, object]:
         """The JSON-ready fields of ``vidground inspect``'s ``probe`` object."""
@@ -44,6 +47,7 @@ class VideoProbe:
             "vfr": self.vfr,
             "has_audio": self.has_audio,
             "rotation_deg": self.rotation_deg,
+            "damaged": self.damaged,
         }
 
 
@@ -60,7 +64,9 @@ class FramePlan:
     """Which frames to decode, at what size, and the time facts the model and the output parser need.
 
     ``grid_thw`` is in patch units (T/2, H/14, W/14); ``num_tokens`` = t*h*w/4 LLM tokens.
-    ``second_per_grid`` = 2 / ``sample_fps`` as in the reference (``sample_fps`` = n / n_in_range * source_fps).
+    ``second_per_grid`` = 2 / ``sample_fps`` as in the reference (``sample_fps`` = n / n_in_range * source_fps);
+    where the frame times do not follow the average rate (variable frame rate) ``sample_fps`` = n / the range's
+    real duration in seconds instead.
     ``start_s`` is the time of the clip start the model's clock counts from (the first sampled frame's time).
     """
 

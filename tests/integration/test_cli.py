@@ -457,12 +457,14 @@ def _fake_grounding(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 
     from vidground import cli, pipeline
 
-    asked: list[Path] = []
-    data = {"video": "v.mp4", "duration_s": 3.0, "results": [], "provenance": {}}
+    from tests.fakes import make_provenance
+    from vidground.results import VideoResult
 
-    def fake_locate(video: Path, queries: list[str], **kwargs: object) -> SimpleNamespace:
+    asked: list[Path] = []
+
+    def fake_locate(video: Path, queries: list[str], **kwargs: object) -> VideoResult:
         asked.append(video)
-        return SimpleNamespace(to_json=lambda: data)
+        return VideoResult("v.mp4", 3.0, 30.0, (), make_provenance())
 
     monkeypatch.setattr(cli, "_runner", lambda *args, **kwargs: SimpleNamespace(model_id="fake"))
     monkeypatch.setattr(pipeline, "locate", fake_locate)
@@ -640,3 +642,56 @@ def test_demo_ends_by_saying_how_to_get_the_spans() -> None:
         "== to get the located spans: VIDGROUND_MODEL_ID=/path/to/Qwen2.5-VL-3B-Instruct scripts/demo "
     )
     assert "/nonexistent/Qwen2.5-VL-3B-Instruct does not exist" in done.stderr
+
+
+def test_inspect_start_end_on_a_rate_change_cut_on_real_times(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.media import make_rate_change_video
+
+    # 15 fps for 4 s then 30 fps for 4 s (average 22.5): the average rate would analyse 5.0-6.5 s
+    video = make_rate_change_video(tmp_path / "rate_change.mp4")
+    assert main(["inspect", str(video), "--json", "--start", "4", "--end", "6"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert (plan["start_s"], plan["end_s"]) == (pytest.approx(4.0), pytest.approx(6.0))
+    assert plan["frames"][0]["index"] == 60 and plan["frames"][-1]["index"] == 120
+
+
+def test_inspect_start_end_on_a_container_that_guesses_its_rate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.media import make_sparse_mkv
+
+    # 20 frames over 60 s in an .mkv that claims 24 fps: not 0.833 s
+    video = make_sparse_mkv(tmp_path / "sparse.mkv")
+    assert main(["inspect", str(video), "--json", "--end", "30"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["probe"]["duration_s"] == pytest.approx(60.0)
+    assert data["plan"]["end_s"] == pytest.approx(30.0)
+    assert main(["inspect", str(video), "--json", "--start", "30"]) == 0
+    plan = json.loads(capsys.readouterr().out)["plan"]
+    assert (plan["start_s"], plan["end_s"]) == (pytest.approx(30.0), pytest.approx(57.0))
+    assert plan["second_per_grid"] == pytest.approx(6.0)  # 10 frames over 30 s: one per 3 s
+
+
+def test_inspect_warns_about_a_cut_off_file(broken_videos: dict[str, Path]) -> None:
+    done = run_cli("inspect", str(broken_videos["truncated_99"]))
+    assert done.returncode == 0, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"warning: {broken_videos['truncated_99']}: the end is missing or damaged")
+    assert "can be read" in line
+    assert "vfr" in done.stdout and "True" not in done.stdout
+
+
+def test_ffmpeg_log_lines_stay_out_of_the_terminal(broken_videos: dict[str, Path]) -> None:
+    # decord's own FFmpeg prints "[mov,mp4,... @ 0x...] stream 0, offset 0x...: partial file" on this file.
+    # The CLI's main calls configure_ffmpeg_logging(debug=VIDGROUND_LOG_LEVEL == "DEBUG") once.
+    path = str(broken_videos["truncated_99"])
+    script = (
+        "import sys, decord; from vidground.video.ffmpeg_log import configure_ffmpeg_logging as c;"
+        f"c(debug=sys.argv[1] == 'debug')\ntry: decord.VideoReader({path!r})\nexcept Exception: pass"
+    )
+    silent = subprocess.run([sys.executable, "-c", script, "quiet"], capture_output=True, text=True, timeout=60)
+    loud = subprocess.run([sys.executable, "-c", script, "debug"], capture_output=True, text=True, timeout=60)
+    assert " @ 0x" not in silent.stderr
+    assert "partial file" in loud.stderr  # with debug the lines come through

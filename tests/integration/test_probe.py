@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.media import vfr_durations_ms
+from tests.media import make_rate_change_video, make_sparse_mkv, make_video, vfr_durations_ms
 from vidground.errors import VideoDecodeError
 from vidground.video.probe import is_vfr, probe
 
@@ -125,7 +125,6 @@ def test_summary_is_json_ready(bigbuckbunny_video: Path) -> None:
     [
         ("empty", "empty (0 bytes)"),
         ("truncated", "corrupt, truncated or not a video"),
-        ("truncated_faststart", "truncated"),
         ("random_bytes", "corrupt, truncated or not a video"),
         ("text", "text file"),
         ("audio_only", "audio-only"),
@@ -158,3 +157,62 @@ def test_is_vfr(steps: list[int], expected: bool) -> None:
 def test_a_folder_is_not_a_video(tmp_path: Path) -> None:
     with pytest.raises(VideoDecodeError, match="is a folder; expected a video file"):
         probe(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def rate_change_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_rate_change_video(tmp_path_factory.mktemp("rate") / "rate_change.mp4")
+
+
+@pytest.fixture(scope="module")
+def sparse_mkv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_sparse_mkv(tmp_path_factory.mktemp("sparse") / "sparse.mkv")
+
+
+def test_rate_change_video_facts(rate_change_video: Path) -> None:
+    info = probe(rate_change_video)
+    assert info.vfr and info.damaged is None
+    assert (info.n_frames, info.fps, info.duration_s) == (180, 22.5, pytest.approx(8.0))
+    expected = [i / 15 for i in range(60)] + [4 + i / 30 for i in range(120)]
+    assert info.frame_times_s == pytest.approx(expected, abs=1e-9)
+
+
+def test_a_guessed_container_rate_yields_to_the_timestamps(sparse_mkv: Path) -> None:
+    # The Matroska header says 24 fps; the 20 frames are 3 s apart (60 s). FFmpeg also re-guesses the
+    # stream's start time while demuxing this file: times still count from the first frame.
+    info = probe(sparse_mkv)
+    assert info.frame_times_s == pytest.approx([3.0 * i for i in range(20)], abs=1e-9)
+    assert info.duration_s == pytest.approx(60.0)
+    assert info.fps == pytest.approx(20 / 60)
+    assert not info.vfr and info.damaged is None
+
+
+@pytest.mark.parametrize("name", ["truncated_99", "truncated_faststart"])
+def test_a_cut_off_file_reports_damage_and_its_readable_frames(broken_videos: dict[str, Path], name: str) -> None:
+    whole = probe(broken_videos["truncated_faststart"].with_name("whole_fs.mp4"))
+    info = probe(broken_videos[name])
+    assert info.damaged is not None and "the end is missing or damaged" in info.damaged
+    assert f"0.000-{info.duration_s:.3f} s can be read ({info.n_frames} frames of 60 listed)" in info.damaged
+    assert not info.vfr  # the missing frames are damage, not a change of rate
+    assert 0 < info.n_frames < 60
+    # the readable frames are the whole file's first frames, with the same times and rate
+    assert info.frame_times_s == whole.frame_times_s[: info.n_frames]
+    assert info.fps == 30.0
+    assert info.summary()["damaged"] == info.damaged
+    assert whole.damaged is None
+
+
+def test_a_whole_file_is_not_damaged(cfr_video: Path, vfr_video: Path) -> None:
+    assert probe(cfr_video).damaged is None and probe(vfr_video).damaged is None
+
+
+def test_a_hole_in_a_transport_stream_is_reported(tmp_path: Path) -> None:
+    # 188-byte TS packets cut out of the middle: the demuxer flags the damaged video packet.
+    ts = make_video(tmp_path / "whole.ts", width=64, height=48, fps=30, n_frames=90, gop=30)
+    data = ts.read_bytes()
+    middle = len(data) // 2 // 188 * 188
+    holed = tmp_path / "holed.ts"
+    holed.write_bytes(data[:middle] + data[middle + 188 * 3 :])
+    info = probe(holed)
+    assert info.damaged is not None and "cannot be read" in info.damaged
+    assert not info.vfr

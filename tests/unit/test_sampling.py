@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from vidground.video.sampling import (
     DEFAULT_MIN_PIXELS,
     SamplingOptions,
     budget_pixels,
+    follows_nominal_rate,
     frame_range,
+    frame_range_s,
     frame_size,
     plan_frames,
     sample_indices,
@@ -254,8 +257,9 @@ def test_vfr_probe_times_flow_into_the_plan() -> None:
     assert plan.times_s != [i / probe.fps for i in plan.indices]
     assert plan.start_s == times[0] and plan.end_s == times[119]
     clip = plan_frames(probe, SamplingOptions(nframes=4, video_start=4.0, video_end=6.0))
-    # The clip's clock starts at that frame's PTS, not at video_start.
-    assert clip.indices[0] == 60 and clip.start_s == times[60] == 2.0
+    # Cut on the frames' real times (4.0 s is frame 80), not through the average rate (frame 60, 2.0 s).
+    assert clip.indices[0] == 80 and clip.start_s == times[80] == 4.0
+    assert clip.indices[-1] == 100 and clip.end_s == times[100] == 6.0
 
 
 def test_frame_times_must_match_frame_count() -> None:
@@ -420,3 +424,70 @@ def test_sample_indices_is_round_half_even_in_float32() -> None:
 def test_max_frames_wins_over_min_frames_as_in_the_reference() -> None:
     # qwen-vl-utils clamps min(max(n, min_frames), max_frames): a cap below the default floor is honoured.
     assert smart_nframes(SamplingOptions(min_frames=10, max_frames=4), total_frames=300, video_fps=30.0) == 4
+
+
+# --- variable frame rate: the range is cut, counted and timed on the frames' real times ----------------------
+
+RATE_CHANGE_TIMES = tuple(i / 15 for i in range(60)) + tuple(4.0 + i / 30 for i in range(120))
+
+
+def test_a_time_range_on_a_rate_change_is_cut_on_real_times() -> None:
+    # 15 fps for 4 s, then 30 fps for 4 s: 180 frames, average 22.5 fps. The reference arithmetic would take
+    # frames ceil(4 * 22.5) = 90 (5.0 s) .. floor(6 * 22.5) = 135 (6.5 s).
+    probe = make_probe(180, 22.5, times_s=RATE_CHANGE_TIMES)
+    assert not follows_nominal_rate(probe)
+    assert frame_range_s(probe, video_start=4.0, video_end=6.0) == (60, 120)
+    assert frame_range_s(probe, video_start=1.0, video_end=None) == (15, 179)
+    plan = plan_frames(probe, SamplingOptions(video_start=4.0, video_end=6.0))
+    assert (plan.start_s, plan.end_s) == (4.0, 6.0)
+    assert plan.n_source_frames == 61
+    # 61 frames over 4.0 .. 6.0333 s (the end of frame 120): 2.033 s at 2 fps -> 4 frames.
+    assert len(plan.frames) == 4
+    assert plan.sample_fps == pytest.approx(4 / (61 / 30), rel=1e-12)
+    assert plan.second_per_grid == 2 / plan.sample_fps
+
+
+def test_a_container_rate_guess_does_not_shrink_the_video() -> None:
+    # 20 frames, one every 3 s (60 s), in a probe whose fps is the container's guess of 24: through the
+    # average rate the video would last 0.833 s, --end 30 would take all 60 s and --start 30 would fail.
+    probe = replace(make_probe(20, 24.0, times_s=tuple(3.0 * i for i in range(20))), duration_s=60.0)
+    end = plan_frames(probe, SamplingOptions(video_end=30.0))
+    assert (end.start_s, end.end_s) == (0.0, 30.0) and end.indices[-1] == 10
+    start = plan_frames(probe, SamplingOptions(video_start=30.0))
+    assert (start.start_s, start.end_s) == (30.0, 57.0)
+    # 10 frames over 30 s: the model is told 1 frame per 3 s, not 24 fps.
+    assert start.n_source_frames == 10 and len(start.frames) == 10
+    assert start.sample_fps == pytest.approx(1 / 3, rel=1e-12)
+    assert start.second_per_grid == pytest.approx(6.0, rel=1e-12)
+    with pytest.raises(SamplingError, match=r"frames run 0\.000\.\.57\.000 s"):
+        plan_frames(probe, SamplingOptions(video_start=58.0))
+
+
+@pytest.mark.parametrize(
+    ("fps", "times_of"),
+    [
+        (30.0, lambda i: i / 30.0),
+        (30000 / 1001, lambda i: round(i * 1001 / 30) / 1000),  # NTSC stored in milliseconds
+        (25.0, lambda i: i * 512 / 12800),  # a 1/12800 time base
+    ],
+    ids=["exact", "ntsc-ms", "tb12800"],
+)
+def test_constant_rate_times_keep_the_reference_arithmetic(fps: float, times_of: Any) -> None:
+    # Parity with qwen-vl-utils: a CFR probe's times change nothing but the frames' time_s.
+    n = 900
+    timed = make_probe(n, fps, times_s=tuple(times_of(i) for i in range(n)))
+    bare = make_probe(n, fps)
+    assert follows_nominal_rate(timed)
+    for options in (
+        SamplingOptions(),
+        SamplingOptions(video_start=2.5, video_end=17.3),
+        SamplingOptions(fps=4.0, video_start=0.04),
+        SamplingOptions(nframes=13, video_end=9.99),
+    ):
+        a, b = plan_frames(timed, options), plan_frames(bare, options)
+        assert a.indices == b.indices
+        assert (a.sample_fps, a.second_per_grid) == (b.sample_fps, b.second_per_grid)
+        assert a.n_source_frames == b.n_source_frames
+        assert frame_range_s(timed, video_start=options.video_start, video_end=options.video_end) == frame_range(
+            n, fps, video_start=options.video_start, video_end=options.video_end
+        )

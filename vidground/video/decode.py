@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -244,12 +245,15 @@ class PyAVDecoder:
                 frames_decoded = self._run(container, path, probe, out, threads)
         except av.error.FFmpegError as exc:
             raise DecoderBackendError(
-                self.name, path, f"decoding failed ({exc}); the file may be corrupt"
+                self.name, path, f"cannot open or read the file ({_ffmpeg_reason(exc)}){_damage_note(probe)}"
             ) from exc
         missing = [i for i in sorted(out.slots) if i not in out.times_s]
         if missing:
             raise DecoderBackendError(
-                self.name, path, f"frame {missing[0]} never came out of the decoder; the file may be corrupt"
+                self.name,
+                path,
+                f"frame {missing[0]} ({probe.frame_times_s[missing[0]]:.3f} s) could not be decoded; "
+                f"the file is damaged there{_damage_note(probe)}",
             )
         logger.debug(
             "pyav decoded path=%s targets=%d frames_decoded=%d", path, len(out.slots), frames_decoded
@@ -263,7 +267,12 @@ class PyAVDecoder:
         ctx.thread_count = max(0, threads)
         time_base: Fraction = stream.time_base
         origin = stream_origin_pts(stream)
-        index_of_time = {t: i for i, t in enumerate(probe.frame_times_s)}
+        # A time may belong to several frames (duplicate timestamps, as some muxers write): the decoder shows
+        # them in order, so the k-th picture with that time since the last seek is the k-th frame with it.
+        indices_of_time: dict[float, list[int]] = {}
+        for i, t in enumerate(probe.frame_times_s):
+            indices_of_time.setdefault(t, []).append(i)
+        shown: dict[float, int] = {}  # time -> pictures with that time seen since the last seek
         keyframes = list(probe.keyframe_indices) or [0]
         length_size = _avcc_length_size(stream)
         targets = sorted(out.slots)
@@ -287,7 +296,11 @@ class PyAVDecoder:
                 if frame.pts is None:
                     continue
                 time_s = pts_to_seconds(frame.pts, origin, time_base)
-                index = index_of_time.get(time_s)
+                candidates = indices_of_time.get(time_s)
+                index = None
+                if candidates is not None:
+                    index = candidates[min(shown.get(time_s, 0), len(candidates) - 1)]
+                    shown[time_s] = shown.get(time_s, 0) + 1
                 if index is None or next_t >= len(targets) or index < targets[next_t]:
                     continue
                 if index > targets[next_t]:
@@ -301,6 +314,13 @@ class PyAVDecoder:
 
         def seek_to(index: int) -> Iterator[Any]:
             ctx.flush_buffers()
+            # Decoding restarts at frame ``index``: frames before it that share a time with later ones are
+            # not shown again.
+            shown.clear()
+            for t, candidates in indices_of_time.items():
+                before = bisect.bisect_left(candidates, index)
+                if before and before < len(candidates):
+                    shown[t] = before
             seek_pts = origin + round(Fraction(probe.frame_times_s[index]) / time_base)
             container.seek(seek_pts, backward=True, any_frame=False, stream=stream)
             demuxed: Iterator[Any] = container.demux(stream)
@@ -316,13 +336,16 @@ class PyAVDecoder:
             packet = next(packets, None)
             if packet is None:
                 break
-            if packet.size == 0:
+            if packet.size == 0 or packet.is_corrupt:
+                # A cut-off or corrupt packet only breaks the decoder; the probe left its frames out.
                 continue
-            index = (
+            candidates = (
                 None
                 if packet.pts is None
-                else index_of_time.get(pts_to_seconds(packet.pts, origin, time_base))
+                else indices_of_time.get(pts_to_seconds(packet.pts, origin, time_base))
             )
+            # the lowest frame a packet can be (for seeks) and the highest (for what has been sent)
+            index = None if candidates is None else candidates[0]
             if index is not None and check_landing is not None:
                 landed_past = index > check_landing
                 check_landing = None
@@ -334,7 +357,7 @@ class PyAVDecoder:
                     continue
             if index is not None:
                 key = keyframe_at_or_before(targets[next_t])
-                if index < key and max_sent < key and key not in sought:
+                if candidates is not None and candidates[-1] < key and max_sent < key and key not in sought:
                     # The next target is in a later GOP than anything sent: jump there instead of decoding up
                     # to it.
                     sought.add(key)
@@ -344,16 +367,47 @@ class PyAVDecoder:
                     continue
                 if (
                     length_size is not None
-                    and index not in out.slots
+                    and candidates is not None
+                    and not any(i in out.slots for i in candidates)
                     and h264_is_disposable(bytes(packet), length_size)
                 ):
                     continue
-                max_sent = max(max_sent, index)
+                max_sent = max(max_sent, index if candidates is None else candidates[-1])
             sent += 1
-            emit(ctx.decode(packet))
+            emit(self._decode(ctx, packet, path, probe, origin, time_base))
         if next_t < len(targets):
-            emit(ctx.decode(None))
+            emit(self._decode(ctx, None, path, probe, origin, time_base))
         return sent
+
+    def _decode(
+        self, ctx: Any, packet: Any, path: Path, probe: VideoProbe, origin: int, time_base: Fraction
+    ) -> list[Any]:
+        """The pictures the decoder returns for ``packet`` (None: flush); a failure names the time it hit."""
+        import av
+
+        try:
+            return list(ctx.decode(packet))
+        except av.error.FFmpegError as exc:
+            at = (
+                "at the end of the stream"
+                if packet is None or packet.pts is None
+                else f"at {pts_to_seconds(packet.pts, origin, time_base):.3f} s"
+            )
+            raise DecoderBackendError(
+                self.name,
+                path,
+                f"the video cannot be decoded {at} ({_ffmpeg_reason(exc)}); the file is damaged there"
+                f"{_damage_note(probe)}",
+            ) from exc
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    strerror = getattr(exc, "strerror", None)
+    return str(strerror) if strerror else type(exc).__name__
+
+
+def _damage_note(probe: VideoProbe) -> str:
+    return f" (probe: {probe.damaged})" if probe.damaged else ""
 
 
 # -------------------------------------------------------------------------------------------------------
@@ -401,6 +455,13 @@ class DecordDecoder:
             raise DecoderBackendError(self.name, path, "decord is not installed; pip install decord") from exc
 
         _refuse_transport_streams(path)
+        if len(set(probe.frame_times_s)) < probe.n_frames:
+            # decord 0.6 returned frames [2, 3, 6] for [1, 2, 5] on such a file, with matching times.
+            raise DecoderBackendError(
+                self.name,
+                path,
+                "some frames share a timestamp, and decord returns the wrong pictures for them; use --backend pyav",
+            )
         # decord 0.6 applies the display matrix itself: its frames come out upright already.
         out = _Output(plan, resize, 0, on_progress)
         targets = sorted(out.slots)
@@ -411,7 +472,10 @@ class DecordDecoder:
                 raise DecoderBackendError(self.name, path, "cannot open the file") from exc
             if len(reader) != probe.n_frames:
                 raise DecoderBackendError(
-                    self.name, path, f"decord counts {len(reader)} frames, the probe {probe.n_frames}"
+                    self.name,
+                    path,
+                    f"decord counts {len(reader)} frames, the probe {probe.n_frames}{_damage_note(probe)}; "
+                    "use --backend pyav",
                 )
             for start in range(0, len(targets), _DECORD_CHUNK):
                 chunk = targets[start : start + _DECORD_CHUNK]
@@ -437,9 +501,30 @@ class DecordDecoder:
                     out.put(index, frame_hwc, time_s)
                 del batch
         except decord.DECORDError as exc:
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise DecoderBackendError(self.name, path, f"decoding failed ({reason})") from exc
+            raise DecoderBackendError(
+                self.name,
+                path,
+                f"decord cannot decode this {probe.width}x{probe.height} {probe.codec} video "
+                f"({_decord_reason(exc)}){_damage_note(probe)}; use --backend pyav",
+            ) from exc
         return out.result(self.name, None)
+
+
+_DECORD_SOURCE = re.compile(r"^\[[0-9:]+\]\s+\S+\.(?:cc|h):\d+:\s*")
+
+
+def _decord_reason(exc: Exception) -> str:
+    """decord's error in a few words, without its C++ source location or check expression.
+
+    Example: ``[04:31:53] /github/workspace/src/runtime/ndarray.cc:171: Check failed: from_size == to_size``
+    -> ``an internal check failed``; ``[..] video_reader.cc:486: Error: av_read_frame failed with -1094995529``
+    -> ``av_read_frame failed with -1094995529``.
+    """
+    text = str(exc).strip()
+    line = _DECORD_SOURCE.sub("", text.splitlines()[0]) if text else type(exc).__name__
+    if line.startswith("Check failed"):
+        return "an internal check failed"
+    return line.removeprefix("Error: ")[:200]
 
 
 _BACKENDS: dict[str, Callable[[], FrameDecoder]] = {

@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import statistics
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -38,11 +39,14 @@ def probe(path: str | os.PathLike[str]) -> VideoProbe:
         degrees the stored picture is turned for display: 0, 90, 180 or 270), exact ``n_frames``, ``fps`` (the
         stream's average frame rate, as decoders report it), ``duration_s`` (first PTS to the end of the last
         frame), ``vfr`` (judged from the PTS steps), ``has_audio``, ``frame_times_s`` (seconds from the stream
-        start, in presentation order) and ``keyframe_indices``.
+        start, in presentation order), ``keyframe_indices`` and ``damaged``: for a file with a cut-off end or a
+        damaged stretch, what cannot be read and the readable range (the other facts then describe only the
+        readable frames), else None.
 
     Raises:
-        VideoDecodeError: missing, not a regular file (a pipe, ``-``), empty, unreadable, truncated, not a
-            video, audio-only, absurd size, no frames, or a first frame that does not decode.
+        VideoDecodeError: missing, not a regular file (a pipe, ``-``), empty, unreadable (e.g. an MP4 cut before
+            its index), not a video, audio-only, absurd size, no intact frame, or a first frame that does not
+            decode.
     """
     import av
 
@@ -90,11 +94,13 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
         )
     has_audio = bool(container.streams.audio)
     time_base: Fraction = stream.time_base
+    # Read before demuxing: FFmpeg may re-guess a stream's start time while demuxing (Matroska without DTS),
+    # and the decoders read it right after opening the file.
+    origin = stream_origin_pts(stream)
 
-    pts_list: list[int] = []
-    key_pts: set[int] = set()
-    duration_at: dict[int, int] = {}  # pts -> packet duration: the last *shown* frame's counts, not the last demuxed
+    packets: list[_Packet] = []  # decode order
     n_discarded = 0
+    demux_error: str | None = None
     try:
         for packet in container.demux(stream):
             n_discarded += bool(packet.is_discard and packet.size)
@@ -102,54 +108,70 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
             # decoder needs it as a reference but never shows it, so it is not a frame of the video.
             if packet.pts is None or packet.size == 0 or packet.is_discard:
                 continue
-            pts_list.append(packet.pts)
-            if packet.duration:
-                duration_at[packet.pts] = packet.duration
-            if packet.is_keyframe:
-                key_pts.add(packet.pts)
+            packets.append(
+                _Packet(
+                    pts=packet.pts,
+                    duration=packet.duration or 0,
+                    key=packet.is_keyframe,
+                    corrupt=packet.is_corrupt,
+                )
+            )
     except av.error.FFmpegError as exc:
-        raise VideoDecodeError(
-            file,
-            f"demuxing stopped after {len(pts_list)} frames ({_ffmpeg_reason(exc)}); the file is corrupt",
-        ) from exc
-    if not pts_list:
+        if not packets:
+            raise VideoDecodeError(
+                file, f"demuxing stopped before the first frame ({_ffmpeg_reason(exc)}); the file is corrupt"
+            ) from exc
+        demux_error = _ffmpeg_reason(exc)
+    if not packets:
         raise VideoDecodeError(file, "the video stream has no frames; expected at least one")
-    last_duration = duration_at.get(max(pts_list), 0)
+    duration_at = {p.pts: p.duration for p in packets if p.duration}  # the last *shown* frame's counts
     listed = int(stream.frames or 0)
+    last_pts = max(p.pts for p in packets)
+    last_duration = duration_at.get(last_pts, 0)
     # An edit list (a phone's trim) may leave listed samples that are never demuxed; that is only truncation
     # when the frames present also end early, more than two frame durations before the stream's duration.
-    end_pts = max(pts_list) + (last_duration or 0)
     ends_early = stream.duration is None or (
-        end_pts - stream_origin_pts(stream) < int(stream.duration) - 2 * max(last_duration, 1)
+        last_pts + last_duration - origin < int(stream.duration) - 2 * max(last_duration, 1)
     )
-    if listed > len(pts_list) + n_discarded and ends_early:
-        raise VideoDecodeError(
-            file,
-            f"truncated: the container lists {listed} frames but only {len(pts_list) + n_discarded} are present",
-        )
+    missing_tail = listed > len(packets) + n_discarded and ends_early
 
+    kept, damage = _usable(packets)
+    if damage.tail_from_pts is not None or missing_tail or demux_error:
+        reason = (
+            f"demuxing stopped: {demux_error}"
+            if demux_error
+            else f"{listed} frames listed, {len(packets) + n_discarded} present"
+            if missing_tail
+            else "a frame's data is cut off"
+        )
+        damage = _Damage(damage.holes, damage.tail_from_pts, tail_reason=reason)
     rotation_deg, first_shown_pts = _first_frame(file)
-    if first_shown_pts is not None and first_shown_pts > min(pts_list):
+    # Presentation order; frames that share a time (duplicate timestamps) stay in decode order.
+    frames = sorted(kept, key=lambda p: p.pts)
+    if first_shown_pts is not None and first_shown_pts > frames[0].pts:
         # A stream cut mid-GOP (a TS recording joined late) starts with pictures whose references are
         # missing; no decoder can show them, so they are not frames either.
-        pts_list = [p for p in pts_list if p >= first_shown_pts]
-    pts_list.sort()
-    origin = stream_origin_pts(stream)
+        frames = [p for p in frames if p.pts >= first_shown_pts]
+    if damage.tail_reason is not None:
+        frames = frames[: len(_readable_prefix([p.pts for p in frames], damage.tail_from_pts))]
+    if not frames:
+        raise VideoDecodeError(file, "no frame of the video stream is intact; the file is corrupt")
+    pts_list = [p.pts for p in frames]
     frame_times_s = tuple(pts_to_seconds(p, origin, time_base) for p in pts_list)
-    keyframe_indices = tuple(i for i, p in enumerate(pts_list) if p in key_pts)
+    keyframe_indices = tuple(i for i, p in enumerate(frames) if p.key)
     steps = [b - a for a, b in itertools.pairwise(pts_list)]
     n_frames = len(pts_list)
 
+    last_duration = duration_at.get(pts_list[-1], 0)
     if last_duration <= 0:
         last_duration = int(statistics.median(steps)) if steps else 0
     duration_s = float((pts_list[-1] - pts_list[0] + last_duration) * time_base)
-    average = stream.average_rate
-    if average is not None and average > 0:
-        fps = float(average)
-    elif duration_s > 0:
-        fps = n_frames / duration_s
-    else:
-        fps = 0.0
+    fps = _frame_rate(stream.average_rate, n_frames=n_frames, duration_s=duration_s)
+    damaged = _describe(damage, frame_times_s, duration_s, origin=origin, time_base=time_base, listed=listed)
+    if damaged is not None:
+        logger.info("damaged video path=%s: %s", file, damaged)
+    # Steps across a damaged stretch are the damage, not a change of frame rate.
+    steady = [b - a for a, b in itertools.pairwise(pts_list) if not any(a < hi and b > lo for lo, hi in damage.holes)]
     width, height = (stored_h, stored_w) if rotation_deg in (90, 270) else (stored_w, stored_h)
     result = VideoProbe(
         path=str(file),
@@ -159,14 +181,118 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
         width=width,
         height=height,
         codec=codec,
-        vfr=is_vfr(steps),
+        vfr=is_vfr(steady),
         has_audio=has_audio,
         rotation_deg=rotation_deg,
         frame_times_s=frame_times_s,
         keyframe_indices=keyframe_indices,
+        damaged=damaged,
     )
     logger.debug("probed path=%s n_frames=%d fps=%.3f size=%dx%d", file, n_frames, fps, width, height)
     return result
+
+
+RATE_TOLERANCE = 0.01  # the container's frame rate is believed within 1 % of frames / duration
+TAIL_GAP = 1.5  # a last step this many median steps long is a frame missing at the cut, not a slower rate
+TAIL_REORDER = 16  # frames near a cut that can come before a missing one in decode order (H.264's limit)
+
+
+@dataclass(frozen=True)
+class _Packet:
+    """What the probe keeps of one demuxed video packet (time-base ticks)."""
+
+    pts: int
+    duration: int
+    key: bool
+    corrupt: bool
+
+
+@dataclass(frozen=True)
+class _Damage:
+    """Damaged stretches of a stream in PTS ticks: holes (lowest, highest unusable PTS) and a cut-off end."""
+
+    holes: tuple[tuple[int, int], ...] = ()
+    tail_from_pts: int | None = None  # the lowest PTS of the unusable packets at the end, when known
+    tail_reason: str | None = None  # set when the end of the stream is missing or damaged
+
+
+def _usable(packets: list[_Packet]) -> tuple[list[_Packet], _Damage]:
+    """The packets a decoder can turn into pictures, and the damaged stretches between them.
+
+    A packet whose data is cut off or flagged corrupt (``AV_PKT_FLAG_CORRUPT``: a short read at the end of a
+    truncated file, a transport-stream continuity error) is unusable, and so is every packet after it in
+    decode order up to the next keyframe, because they may predict from it. Example, decode order with
+    keyframes K: ``K0 1 2 [3 corrupt] 4 K5 6`` keeps 0, 1, 2, 5, 6 and reports the hole (3, 4); if no keyframe
+    follows, the stream is damaged from there to its end.
+    """
+    kept: list[_Packet] = []
+    holes: list[tuple[int, int]] = []
+    bad: list[int] = []  # PTS of the unusable packets of the stretch being skipped
+    for packet in packets:
+        if bad and packet.key and not packet.corrupt:
+            holes.append((min(bad), max(bad)))
+            bad = []
+        if packet.corrupt or bad:
+            bad.append(packet.pts)
+            continue
+        kept.append(packet)
+    tail = min(bad) if bad else None
+    return kept, _Damage(tuple(holes), tail)
+
+
+def _readable_prefix(pts_sorted: list[int], tail_from_pts: int | None) -> list[int]:
+    """The frames before a damaged end, without those shown after a frame that is missing at the cut.
+
+    A reference picture decoded before the cut can be shown after B-pictures that came after it and are lost
+    (decode order ``... 4 8 | 5 6 7`` cut at 5 leaves ``4, 8``); the readable video ends at 4. Frames at or
+    after the first damaged PTS go, then a last step of more than 1.5 median steps among the last 16 frames
+    ends the readable part before it. Example: PTS 0, 1, 2, 3, 4, 8 → 0..4.
+    """
+    frames = [p for p in pts_sorted if tail_from_pts is None or p < tail_from_pts]
+    steps = [b - a for a, b in itertools.pairwise(frames)]
+    if len(steps) < 2:
+        return frames
+    median = statistics.median(steps)
+    first_checked = max(0, len(steps) - TAIL_REORDER)
+    for k in range(first_checked, len(steps)):
+        if steps[k] > TAIL_GAP * median:
+            return frames[: k + 1]
+    return frames
+
+
+def _frame_rate(average: Fraction | None, *, n_frames: int, duration_s: float) -> float:
+    """The stream's average frame rate: the container's, unless its timestamps say otherwise.
+
+    Decoders report the container's average rate and qwen-vl-utils samples with it, so it is kept where it
+    agrees with ``n_frames / duration_s`` within 1 %. A container may only guess: a Matroska header that says
+    24 fps over 20 frames spread across 60 s would make the video 0.833 s long; there the timestamps win
+    (0.333 fps).
+    """
+    measured = n_frames / duration_s if duration_s > 0 else 0.0
+    if average is not None and average > 0:
+        if measured <= 0 or abs(float(average) - measured) <= RATE_TOLERANCE * measured:
+            return float(average)
+    return measured
+
+
+def _describe(
+    damage: _Damage, times_s: tuple[float, ...], duration_s: float, *, origin: int, time_base: Fraction, listed: int
+) -> str | None:
+    """One line on what cannot be read and what can, or None for an intact stream."""
+    parts: list[str] = []
+    if damage.holes:
+        spans = ", ".join(
+            f"{pts_to_seconds(lo, origin, time_base):.3f}-{pts_to_seconds(hi, origin, time_base):.3f} s"
+            for lo, hi in damage.holes
+        )
+        parts.append(f"damaged frames around {spans} cannot be read")
+    if damage.tail_reason is not None:
+        of_listed = f" of {listed} listed" if listed > len(times_s) else ""
+        parts.append(
+            f"the end is missing or damaged ({damage.tail_reason}); only {times_s[0]:.3f}-"
+            f"{times_s[0] + duration_s:.3f} s can be read ({len(times_s)} frames{of_listed})"
+        )
+    return "; ".join(parts) if parts else None
 
 
 def pts_to_seconds(pts: int, origin_pts: int, time_base: Fraction) -> float:

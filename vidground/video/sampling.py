@@ -3,7 +3,7 @@
 ``plan_frames(probe, options)`` turns what the container says about a video into a
 :class:`~vidground.timeline.FramePlan`, in four pure steps:
 
-1. :func:`frame_range` - the source frames inside ``video_start``..``video_end`` seconds;
+1. :func:`frame_range_s` - the source frames inside ``video_start``..``video_end`` seconds;
 2. :func:`smart_nframes` - how many of them to sample (``fps`` or ``nframes``; even, 4..768 by default);
 3. :func:`sample_indices` - which ones: ``round(linspace(first, last, n))``, both ends included;
 4. :func:`frame_size` - the frame size, a multiple of 28 on each side, from the per-frame share of the token
@@ -31,13 +31,18 @@ differences:
    ``video_end``, ``fps`` <= 0, both ``fps`` and ``nframes``, negative values. The reference raises bare
    ``ValueError`` or ``AssertionError`` for some of these and silently clamps negative times to 0.
 
-Frame times come from the container (``probe.frame_times_s``, exact for variable frame rate), not from
-``i / fps``; the arithmetic that picks frames follows the reference and uses the average fps, as the reference
-readers do.
+5. **Variable frame rate is sampled on real times.** Frame times come from the container
+   (``probe.frame_times_s``), not from ``i / fps``. Where they follow the average rate (constant frame rate),
+   the arithmetic that picks frames is the reference's, with the average fps, bit for bit. Where they do not
+   (variable rate, or a container whose stated rate is a guess), the reference would cut ``video_start`` ..
+   ``video_end`` in the wrong place; vidground cuts it on the frames' times (:func:`frame_range_s`) and counts
+   and times the samples with the range's real rate (frames in range / its real duration), so ``sample_fps``
+   and ``second_per_grid`` describe the seconds the model really sees.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import torch
@@ -60,6 +65,7 @@ MAX_FRAMES = DEFAULT_MAX_FRAMES
 MAX_RATIO = 200
 VIDEO_MAX_PIXELS = 768 * 28 * 28
 MIN_PIXELS_SLACK = 1.05  # the reference raises the per-frame cap to at least int(min_pixels * 1.05)
+NOMINAL_TOLERANCE = 0.1  # frames: times this close to i / fps are a constant rate (timestamp rounding)
 
 
 def _check_seconds(name: str, value: float | None) -> None:
@@ -116,6 +122,76 @@ def frame_range(
             "expected at least 2 frames"
         )
     return first, last
+
+
+def follows_nominal_rate(probe: VideoProbe) -> bool:
+    """True when every frame time is ``i / probe.fps`` within a tenth of a frame (or the probe has no times).
+
+    Then the reference's arithmetic (seconds -> frame numbers through the average rate) picks the frames the
+    times say, and vidground keeps it bit for bit. A variable-rate stream, or a container whose stated rate
+    disagrees with its timestamps, fails this and is sampled on its frames' real times instead.
+    Example: times 0, 1/30, 2/30 at 30 fps -> True; 15 fps for 4 s then 30 fps at an average 22.5 -> False.
+    """
+    times_s = probe.frame_times_s
+    if not times_s or not (math.isfinite(probe.fps) and probe.fps > 0):
+        return True
+    tolerance_s = NOMINAL_TOLERANCE / probe.fps
+    return all(abs(t - i / probe.fps) <= tolerance_s for i, t in enumerate(times_s))
+
+
+def frame_range_s(
+    probe: VideoProbe, *, video_start: float | None, video_end: float | None
+) -> tuple[int, int]:
+    """First and last source frame (inclusive) shown inside ``video_start``..``video_end`` seconds.
+
+    Where the frame times follow the average rate (:func:`follows_nominal_rate`) this is :func:`frame_range`,
+    the reference's arithmetic. Otherwise the range is cut on the frames' real times: the first frame at or
+    after ``video_start``, the last at or before ``video_end``.
+
+    Example: 15 fps for 4 s (frames 0..59), then 30 fps (frames 60..179 at 4.0, 4.033, ... s), average
+    22.5 fps, 4.0..6.0 s: (60, 120). The average rate would give ceil(4 * 22.5) = 90 (5.0 s) ..
+    floor(6 * 22.5) = 135 (6.5 s).
+
+    Args:
+        probe: the video's probe (``n_frames``, ``fps``, ``frame_times_s``).
+        video_start, video_end: seconds from the stream start, or None for the video's start / end.
+
+    Returns:
+        (first_idx, last_idx), source frame numbers, first < last unless the whole video is one frame.
+
+    Raises:
+        SamplingError: no frames, fps <= 0, negative times, or a range that holds fewer than 2 frames.
+    """
+    if follows_nominal_rate(probe):
+        return frame_range(probe.n_frames, probe.fps, video_start=video_start, video_end=video_end)
+    _check_source(probe.n_frames, probe.fps)
+    _check_seconds("video_start", video_start)
+    _check_seconds("video_end", video_end)
+    times_s = probe.frame_times_s
+    first = 0 if video_start is None else bisect.bisect_left(times_s, video_start)
+    last = probe.n_frames - 1 if video_end is None else bisect.bisect_right(times_s, video_end) - 1
+    if first >= last:
+        raise SamplingError(
+            f"time range video_start={video_start} s .. video_end={video_end} s holds "
+            f"{max(last - first + 1, 0)} frame(s) of a video whose frames run {times_s[0]:.3f}..{times_s[-1]:.3f} s "
+            f"({probe.n_frames} frames); expected at least 2 frames"
+        )
+    return first, last
+
+
+def range_duration_s(probe: VideoProbe, first: int, last: int) -> float:
+    """Seconds from frame ``first``'s start to the end of frame ``last``, on the frames' real times.
+
+    The end of the last frame is the next frame's time, or the end of the video. Example: frames at 0, 3, 6,
+    ..., 57 s in a 60 s video: (10, 19) -> 60 - 30 = 30 s. Without frame times: ``(last - first + 1) / fps``.
+    """
+    times_s = probe.frame_times_s
+    if not times_s:
+        return (last - first + 1) / probe.fps
+    end_s = times_s[last + 1] if last + 1 < len(times_s) else times_s[0] + probe.duration_s
+    if end_s <= times_s[last]:
+        end_s = times_s[last] + 1 / probe.fps
+    return end_s - times_s[first]
 
 
 def smart_nframes(options: SamplingOptions, *, total_frames: int, video_fps: float) -> int:
@@ -344,17 +420,18 @@ def _plan(probe: VideoProbe, options: SamplingOptions) -> FramePlan:
         raise InternalError(
             f"{probe.path}: probe has {len(times_s)} frame times, expected one per frame (n_frames={probe.n_frames})"
         )
-    first, last = frame_range(
-        probe.n_frames, probe.fps, video_start=options.video_start, video_end=options.video_end
-    )
+    first, last = frame_range_s(probe, video_start=options.video_start, video_end=options.video_end)
     n_in_range = last - first + 1
-    n = smart_nframes(options, total_frames=n_in_range, video_fps=probe.fps)
+    # The rate of the frames in range: the average rate (the reference's arithmetic, bit for bit) where the
+    # times follow it, else frames per real second of the range, so 60 s are never presented as 0.83 s.
+    range_fps = probe.fps if follows_nominal_rate(probe) else n_in_range / range_duration_s(probe, first, last)
+    n = smart_nframes(options, total_frames=n_in_range, video_fps=range_fps)
     height, width = frame_size(probe.height, probe.width, nframes=n, options=options)
 
     def time_s(idx: int) -> float:
         return float(times_s[idx]) if times_s else idx / probe.fps
 
-    sample_fps = n / n_in_range * probe.fps
+    sample_fps = n / n_in_range * range_fps
     groups = n // FRAME_FACTOR
     return FramePlan(
         frames=tuple(SampledFrame(index=i, time_s=time_s(i)) for i in sample_indices(first, last, n)),
