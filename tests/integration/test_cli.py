@@ -455,9 +455,8 @@ def _fake_grounding(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Replace the model and the pipeline with fakes: returns the list of videos ``locate`` was asked about."""
     from types import SimpleNamespace
 
-    from vidground import cli, pipeline
-
     from tests.fakes import make_provenance
+    from vidground import cli, pipeline
     from vidground.results import VideoResult
 
     asked: list[Path] = []
