@@ -182,7 +182,9 @@ def locate_encoded(
         reading = _read_grounding(answer, clip.plan, duration_s=clip.video.duration_s)
         issues = list(reading.issues)
         ranked = _rank(reading.spans, issues)
-        results.append(_query_result(query, ranked, parsed=reading.readable, raw=[answer.text], issues=issues))
+        results.append(
+            _query_result(query, ranked, parsed=reading.readable, raw=[answer.text], issues=issues, video=clip.video)
+        )
     provenance = _provenance(Task.LOCATE, runner, clip.options, passes=[(PassKind.CLIP, clip.plan)], clock=clock)
     return VideoResult(
         video=clip.path,
@@ -428,7 +430,9 @@ def _merge(walk: _Walk, queries: Sequence[str], logs: Sequence[_QueryLog], coars
             gap_s=edge_s,
             iou=NMS_IOU,
         )
-        results.append(_query_result(query, merged, parsed=log.readable, raw=log.raw, issues=log.issues))
+        results.append(
+            _query_result(query, merged, parsed=log.readable, raw=log.raw, issues=log.issues, video=walk.video)
+        )
     provenance = _provenance(Task.LOCATE, walk.runner, walk.options, passes=walk.passes, clock=walk.clock)
     return VideoResult(
         video=str(walk.path),
@@ -650,8 +654,19 @@ def _rank(spans: Sequence[Span], issues: list[str]) -> tuple[Span, ...]:
     return kept
 
 
+def _damage_issues(video: VideoProbe) -> list[str]:
+    """An issue line for a damaged file: only its readable part was analysed (the probe kept only those frames)."""
+    return [f"damaged file: {video.damaged}; only the readable part was analysed"] if video.damaged else []
+
+
 def _query_result(
-    query: str, spans: Sequence[Span], *, parsed: bool, raw: Sequence[str], issues: Sequence[str]
+    query: str,
+    spans: Sequence[Span],
+    *,
+    parsed: bool,
+    raw: Sequence[str],
+    issues: Sequence[str],
+    video: VideoProbe,
 ) -> QueryResult:
     return QueryResult(
         query=query,
@@ -659,7 +674,7 @@ def _query_result(
         parsed=parsed,
         spans=tuple(SpanResult(s.start_s, s.end_s, s.score) for s in spans),
         raw=tuple(raw),
-        issues=tuple(issues),
+        issues=(*_damage_issues(video), *issues),
     )
 
 
@@ -695,7 +710,7 @@ def _caption_result(
         fps=video.fps,
         captions=tuple(CaptionSpan(c.start_s, c.end_s, c.text or "") for c in captions),
         raw=tuple(raw),
-        issues=tuple(issues),
+        issues=(*_damage_issues(video), *issues),
         provenance=provenance,
     )
 

@@ -498,3 +498,14 @@ def test_long_video_caption_windows_are_stitched_without_seam_duplicates(long_vi
         assert cap.end_s == pytest.approx(end_s, abs=0.2)
     assert result.issues == ()
     assert len(result.raw) == runner.n_encodes
+
+
+def test_a_damaged_file_is_analysed_on_its_readable_part_with_an_issue(broken_videos):
+    damaged = broken_videos["truncated_99"]
+    runner = ScriptedRunner(answers=["happens in 0.0 - 0.5 seconds", "[]"])
+    (answer,) = locate(damaged, ["x"], runner=runner, options=FAST).results
+    assert answer.found and answer.issues[0].startswith("damaged file: ")
+    assert "only the readable part was analysed" in answer.issues[0]
+    result = caption(damaged, runner=runner, options=FAST)
+    assert result.issues[0].startswith("damaged file: ")
+    assert max(runner.encoded_plans[0].times_s) <= probe(damaged).duration_s
