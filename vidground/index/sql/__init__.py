@@ -1,0 +1,1 @@
+"""PostgreSQL (with pgvector) behind the index: tables, migrations, the store, search."""
