@@ -303,6 +303,86 @@ def caption(
     return _caption_result(str(path), video, captions, raw=raw, issues=issues, provenance=provenance)
 
 
+def caption_and_locate(
+    path: str | os.PathLike[str],
+    queries: Sequence[str],
+    *,
+    runner: VideoRunner,
+    options: AnalysisOptions | None = None,
+    video: VideoProbe | None = None,
+    on_progress: StageProgress | None = None,
+) -> tuple[CaptionResult, VideoResult | None]:
+    """Dense-caption a video and answer standing queries with one encoding per window (what ``ingest`` runs).
+
+    Every window is encoded once at the target fps and asked for its captions and, in a second ``generate`` on the
+    same encoding, where each query happens; a short video is one window. Queries are grounded in every window
+    (no coarse pass: the windows are encoded for the captions anyway), and their spans merged across windows.
+
+    Returns:
+        The captions, and the query answers (None when ``queries`` is empty).
+
+    Raises:
+        ConfigError: a bad query. VideoDecodeError, DecoderBackendError, SamplingError: see :func:`encode`.
+    """
+    prompts = _grounding_prompts(queries) if queries else []
+    options = options or AnalysisOptions()
+    clock = _Clock()
+    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
+    window_s = window_length_s(video, options)
+    range_start_s, range_end_s = analysed_range_s(video, options.sampling)
+    walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
+    caption_raw: list[str] = []
+    caption_issues: list[str] = []
+    logs = [_QueryLog() for _ in queries]
+
+    def ask(window: Window, clip: EncodedClip) -> WindowSpans:
+        where = "" if window_s is None else f"window {window.start_s:.1f}-{window.end_s:.1f} s: "
+        spans, text, issues = _caption_clip(clip, runner=runner, clock=clock, on_progress=on_progress)
+        caption_raw.append(text)
+        caption_issues.extend(where + line for line in issues)
+        answers = _generate(
+            runner, clip.encoded, prompts, options=options, task=Task.LOCATE, clock=clock, on_progress=on_progress
+        )
+        for log, answer in zip(logs, answers, strict=True):
+            reading = _read_grounding(answer, clip.plan, duration_s=video.duration_s)
+            log.readable = log.readable and reading.readable
+            log.pieces.append(WindowSpans(window, reading.spans))
+            log.raw.append(answer.text)
+            log.issues.extend(where + line for line in reading.issues)
+        return WindowSpans(window, spans)
+
+    if window_s is None:  # one call sees it all
+        clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
+        walk.passes.append((PassKind.CLIP, clip.plan))
+        pieces = [ask(Window(clip.plan.start_s, clip.plan.end_s), clip)]
+        del clip
+    else:
+        windows = plan_windows(range_start_s, range_end_s, window_s=window_s, overlap_s=window_s * CAPTION_OVERLAP)
+        pieces = _each_window(walk, windows, ask, first_step=0)
+    captions = stitch_captions(pieces, edge_s=_border_tolerance_s(options.sampling), iou=NMS_IOU)
+    caption_result = _caption_result(
+        str(path), video, captions, raw=caption_raw, issues=caption_issues,
+        provenance=_provenance(Task.CAPTION, runner, options, passes=walk.passes, clock=clock),
+    )  # fmt: skip
+    if not queries:
+        return caption_result, None
+    edge_s = _border_tolerance_s(options.sampling)
+    results = []
+    for query, log in zip(queries, logs, strict=True):
+        merged = merge_window_spans(
+            log.pieces, range_start_s=range_start_s, range_end_s=range_end_s, edge_s=edge_s, gap_s=edge_s, iou=NMS_IOU
+        )
+        results.append(_query_result(query, merged, parsed=log.readable, raw=log.raw, issues=log.issues, video=video))
+    located = VideoResult(
+        video=str(path),
+        duration_s=video.duration_s,
+        fps=video.fps,
+        results=tuple(results),
+        provenance=_provenance(Task.LOCATE, runner, options, passes=walk.passes, clock=clock),
+    )
+    return caption_result, located
+
+
 # -- long videos, step by step -------------------------------------------------------------------------------
 
 
@@ -757,6 +837,7 @@ __all__ = [
     "EncodedClip",
     "analysed_range_s",
     "caption",
+    "caption_and_locate",
     "caption_encoded",
     "encode",
     "locate",

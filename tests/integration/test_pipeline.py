@@ -20,7 +20,15 @@ from vidground.errors import ConfigError, SamplingError
 from vidground.model.base import Generation
 from vidground.model.prompts import NOT_FOUND_SENTENCE, PROMPT_VERSION
 from vidground.options import AnalysisOptions, DecodeOptions, GenerateOptions, ResizeMode, SamplingOptions
-from vidground.pipeline import caption, caption_encoded, encode, locate, locate_encoded, needs_windows
+from vidground.pipeline import (
+    caption,
+    caption_and_locate,
+    caption_encoded,
+    encode,
+    locate,
+    locate_encoded,
+    needs_windows,
+)
 from vidground.results import CaptionResult, VideoResult
 from vidground.timeline import FramePlan
 from vidground.video.probe import probe
@@ -509,3 +517,29 @@ def test_a_damaged_file_is_analysed_on_its_readable_part_with_an_issue(broken_vi
     result = caption(damaged, runner=runner, options=FAST)
     assert result.issues[0].startswith("damaged file: ")
     assert max(runner.encoded_plans[0].times_s) <= probe(damaged).duration_s
+
+
+def test_caption_and_locate_share_one_encoding_per_window(short_video, long_video):
+    caption_answer = '[{"start_time": 2.0, "end_time": 4.0, "description": "A bar moves."}]'
+
+    def respond(prompt: str, plan: FramePlan) -> str:
+        return "happens in 1.0 - 2.0 seconds" if "'door'" in prompt else caption_answer
+
+    runner = ScriptedRunner(respond=respond)
+    captions, located = caption_and_locate(short_video, ["door"], runner=runner, options=FAST)
+    assert runner.n_encodes == 1 and runner.n_generates == 2
+    assert [c.text for c in captions.captions] == ["A bar moves."]
+    assert located is not None and located.results[0].found and located.results[0].query == "door"
+    assert captions.provenance.task == "caption" and located.provenance.task == "locate"
+    assert [p.kind for p in captions.provenance.passes] == ["clip"]
+
+    runner = ScriptedRunner(respond=respond)
+    captions, located = caption_and_locate(long_video, ["door"], runner=runner, options=fast(LONG))
+    n_windows = runner.n_encodes
+    assert n_windows > 1 and runner.n_generates == 2 * n_windows  # captions + queries per encoding
+    assert all(p.kind == "window" for p in captions.provenance.passes)
+    assert located is not None and len(located.results[0].raw) == n_windows
+
+    runner = ScriptedRunner(respond=respond)
+    captions, located = caption_and_locate(short_video, [], runner=runner, options=FAST)
+    assert located is None and runner.n_generates == 1

@@ -1,0 +1,198 @@
+"""The index in PostgreSQL: ``PostgresStore`` implements ``vidground.index.store.IndexStore`` over SQLAlchemy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from vidground.errors import ConfigError, NotFoundError
+from vidground.index.records import (
+    DEFAULT_TENANT,
+    AnalysisKind,
+    AnalysisRecord,
+    AnalysisStatus,
+    NewVideo,
+    VideoRecord,
+    VideoStatus,
+)
+from vidground.index.sql.models import Analysis, QueryOutcomeRow, Segment, SegmentEmbedding, Video
+
+
+class PostgresStore:
+    """The index's rows in one PostgreSQL database (migrated to head by the caller)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- videos ---------------------------------------------------------------------------------------------
+
+    def find_video(self, content_hash: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord | None:
+        with Session(self.engine) as session:
+            row = session.scalar(select(Video).where(Video.tenant == tenant, Video.content_hash == content_hash))
+            return None if row is None else self._record(session, row)
+
+    def add_video(self, video: NewVideo) -> VideoRecord:
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(
+                select(Video)
+                .where(Video.tenant == video.tenant, Video.content_hash == video.content_hash)
+                .with_for_update()
+            )
+            if row is None:
+                row = Video(
+                    tenant=video.tenant,
+                    content_hash=video.content_hash,
+                    path=video.path,
+                    size_bytes=video.size_bytes,
+                    duration_s=video.duration_s,
+                    fps=video.fps,
+                    width=video.width,
+                    height=video.height,
+                    probe=dict(video.probe),
+                    status=str(VideoStatus.PENDING),
+                )
+                session.add(row)
+                session.flush()
+            elif row.path != video.path:  # the same content moved or was copied: remember where it is now
+                row.path = video.path
+                row.updated_at = datetime.now(UTC)
+            return self._record(session, row)
+
+    def set_status(self, video_id: int, status: VideoStatus, *, error: str | None = None) -> None:
+        with Session(self.engine) as session, session.begin():
+            session.execute(
+                update(Video)
+                .where(Video.id == video_id)
+                .values(status=str(status), error=error, updated_at=datetime.now(UTC))
+            )
+
+    def list_videos(self, *, tenant: str = DEFAULT_TENANT) -> list[VideoRecord]:
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Video).where(Video.tenant == tenant).order_by(Video.id.desc())).all()
+            return [self._record(session, row) for row in rows]
+
+    def forget(self, ref: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord:
+        with Session(self.engine) as session, session.begin():
+            conditions = [Video.content_hash.startswith(ref.lower()), Video.path == ref]
+            if ref.isdigit():
+                conditions.append(Video.id == int(ref))
+            rows = session.scalars(select(Video).where(Video.tenant == tenant, or_(*conditions))).all()
+            if not rows:
+                raise NotFoundError(f"no indexed video matches {ref!r} (give an id, a content hash or a path)")
+            if len(rows) > 1:
+                listed = ", ".join(f"{r.id} ({r.path})" for r in rows[:5])
+                raise ConfigError(f"{ref!r} matches {len(rows)} videos: {listed}; give more of the hash or the id")
+            record = self._record(session, rows[0])
+            session.delete(rows[0])  # analyses, outcomes, segments and vectors go with it (ON DELETE CASCADE)
+            return record
+
+    # -- analyses -------------------------------------------------------------------------------------------
+
+    def analysis_key(self, video_id: int, kind: AnalysisKind) -> str | None:
+        with Session(self.engine) as session:
+            return session.scalar(
+                select(Analysis.analysis_key).where(
+                    Analysis.video_id == video_id,
+                    Analysis.kind == str(kind),
+                    Analysis.status == str(AnalysisStatus.SUCCEEDED),
+                )
+            )
+
+    def replace_analysis(
+        self,
+        video_id: int,
+        analysis: AnalysisRecord,
+        *,
+        vectors: Sequence[Sequence[float]],
+        embedder: str,
+    ) -> None:
+        if len(vectors) != len(analysis.segments):
+            raise ValueError(f"expected one vector per segment: {len(analysis.segments)} segments, {len(vectors)}")
+        with Session(self.engine) as session, session.begin():
+            # The previous analysis of this kind goes with its segments, vectors and outcomes (cascade), in the
+            # same transaction as the new rows arrive: a reader sees the old rows or the new, never both or none.
+            session.execute(delete(Analysis).where(Analysis.video_id == video_id, Analysis.kind == str(analysis.kind)))
+            row = Analysis(
+                video_id=video_id,
+                kind=str(analysis.kind),
+                status=str(AnalysisStatus.SUCCEEDED),
+                analysis_key=analysis.analysis_key,
+                params_hash=analysis.params_hash,
+                options=None if analysis.options is None else dict(analysis.options),
+                model_id=analysis.model_id,
+                model_revision=analysis.model_revision,
+                provenance=None if analysis.provenance is None else dict(analysis.provenance),
+                timings_s=dict(analysis.timings_s),
+                finished_at=datetime.now(UTC),
+            )
+            session.add(row)
+            session.flush()
+            if analysis.segments:
+                segment_ids = session.scalars(
+                    insert(Segment).returning(Segment.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "video_id": video_id,
+                            "analysis_id": row.id,
+                            "source": str(s.source),
+                            "start_s": s.start_s,
+                            "end_s": s.end_s,
+                            "text": s.text,
+                            "query": s.query,
+                            "score": s.score,
+                            "rank": s.rank,
+                        }
+                        for s in analysis.segments
+                    ],
+                ).all()
+                session.execute(
+                    insert(SegmentEmbedding),
+                    [
+                        {"segment_id": sid, "video_id": video_id, "model": embedder, "embedding": list(vector)}
+                        for sid, vector in zip(segment_ids, vectors, strict=True)
+                    ],
+                )
+            if analysis.outcomes:
+                session.execute(
+                    insert(QueryOutcomeRow),
+                    [
+                        {
+                            "analysis_id": row.id,
+                            "query": o.query,
+                            "outcome": str(o.outcome),
+                            "raw": list(o.raw),
+                            "issues": list(o.issues),
+                        }
+                        for o in analysis.outcomes
+                    ],
+                )
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _record(session: Session, row: Video) -> VideoRecord:
+        n_segments = session.scalar(select(func.count()).select_from(Segment).where(Segment.video_id == row.id))
+        kinds = session.scalars(
+            select(Analysis.kind)
+            .where(Analysis.video_id == row.id, Analysis.status == str(AnalysisStatus.SUCCEEDED))
+            .order_by(Analysis.kind)
+        ).all()
+        return VideoRecord(
+            id=row.id,
+            tenant=row.tenant,
+            content_hash=row.content_hash,
+            path=row.path,
+            size_bytes=row.size_bytes,
+            duration_s=row.duration_s,
+            fps=row.fps,
+            width=row.width,
+            height=row.height,
+            status=VideoStatus(row.status),
+            error=row.error,
+            created_at=row.created_at,
+            n_segments=int(n_segments or 0),
+            analyses=tuple(AnalysisKind(k) for k in kinds),
+        )
