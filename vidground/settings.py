@@ -77,6 +77,7 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/vidground"
     redis_url: str = "redis://127.0.0.1:6379/0"
     data_dir: Path = Path.home() / ".local" / "share" / "vidground"
+    embedder: str = Field(default="all-MiniLM-L6-v2", description="Sentence embedder of the index's segments.")
 
     log_level: LogLevel = LogLevel.WARNING
     debug: bool = Field(default=False, description="Show tracebacks of unexpected failures.")

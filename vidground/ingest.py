@@ -1,0 +1,376 @@
+"""A video becomes rows: the one file to read for what ``vidground ingest`` (and later the workers) do to a file.
+
+For each file:
+
+1. **Hash** its bytes (sha256, streamed): the content, not the name, identifies a video, so the same file under
+   any path or name is indexed once.
+2. **Probe** it (a file that is not a readable video fails here, before any row is written).
+3. **Register** it (``add_video``: the existing row for the same content, or a new one).
+4. **Decide** which analyses are due: captions, the standing queries, subtitles. Each has a key
+   (:func:`~vidground.index.records.analysis_key`: kind, options hash, model, prompt version, queries or subtitle
+   files); an analysis whose key is already stored is skipped, a different one replaces the old rows.
+5. **Analyse**: captions and standing queries come from one encoding per window
+   (:func:`~vidground.pipeline.caption_and_locate`); subtitles beside the video (``movie.srt``, ``movie.en.vtt``)
+   or given explicitly are read as their own source.
+6. **Embed** every segment's text and **store** each analysis with its segments, vectors and per-query outcomes
+   in one transaction, so an interrupted run never leaves half an analysis.
+
+This module depends on the :class:`~vidground.index.store.IndexStore` and
+:class:`~vidground.index.embed.Embedder` Protocols, never on tables.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from vidground.errors import ConfigError, VidgroundError
+from vidground.index.embed import Embedder
+from vidground.index.records import (
+    DEFAULT_TENANT,
+    AnalysisKind,
+    AnalysisRecord,
+    NewVideo,
+    OutcomeRecord,
+    QueryOutcome,
+    SegmentRecord,
+    Source,
+    VideoStatus,
+    analysis_key,
+)
+from vidground.index.store import IndexStore
+from vidground.model.base import VideoRunner
+from vidground.model.prompts import PROMPT_VERSION
+from vidground.options import AnalysisOptions
+from vidground.results import CaptionResult, Stage, VideoResult
+from vidground.timeline import VideoProbe
+
+logger = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset(
+    {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".wmv"}
+)
+HASH_CHUNK_BYTES = 1 << 20
+
+
+class FileOutcome(StrEnum):
+    INGESTED = "ingested"  # at least one analysis was stored
+    SKIPPED = "skipped"  # already indexed with the same analyses
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    """What to do with each file: which analyses, with which model (as configured: id and revision), for whom."""
+
+    model_id: str
+    model_revision: str | None = None
+    queries: tuple[str, ...] = ()
+    captions: bool = True
+    subtitles: Path | None = None  # an explicit subtitle file (one video only); else those beside the video
+    tenant: str = DEFAULT_TENANT
+
+
+@dataclass(frozen=True)
+class FileReport:
+    """What happened to one file."""
+
+    path: Path
+    outcome: FileOutcome
+    video_id: int | None = None
+    content_hash: str | None = None
+    stored: tuple[AnalysisKind, ...] = ()  # analyses written this time
+    skipped: tuple[AnalysisKind, ...] = ()  # analyses already indexed with the same key
+    n_segments: int = 0
+    reason: str | None = None  # why it failed
+    seconds: float = 0.0
+
+
+FileProgress = Callable[[Path, Stage, int, int], None]
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """The sha256 hex digest of a file's bytes and its size, read in 1 MiB chunks (never whole in memory).
+
+    Raises:
+        VideoDecodeError: the file cannot be read.
+    """
+    from vidground.errors import VideoDecodeError
+
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(HASH_CHUNK_BYTES):
+                digest.update(chunk)
+                size += len(chunk)
+    except OSError as exc:
+        raise VideoDecodeError(path, f"cannot read the file ({exc.strerror or exc})") from exc
+    return digest.hexdigest(), size
+
+
+def collect_videos(paths: Sequence[Path], *, recursive: bool = False, manifest: Path | None = None) -> list[Path]:
+    """The video files named by ``paths`` (files as given; folders: their video files, all levels with
+    ``recursive``) and by a manifest (one path per line, relative to the manifest's folder; ``#`` comments).
+
+    Files named explicitly are kept whatever their extension (the probe decides); in folders only known video
+    extensions are taken. Duplicates (same resolved path) are listed once, in order.
+
+    Raises:
+        ConfigError: a path that does not exist, a manifest that cannot be read, or nothing to ingest.
+    """
+    named: list[Path] = list(paths)
+    if manifest is not None:
+        try:
+            lines = manifest.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"--manifest {manifest}: cannot read it ({exc})") from exc
+        for line in lines:
+            entry = line.strip()
+            if entry and not entry.startswith("#"):
+                named.append(Path(entry) if Path(entry).is_absolute() else manifest.parent / entry)
+    found: list[Path] = []
+    for path in named:
+        if path.is_dir():
+            pattern = path.rglob("*") if recursive else path.iterdir()
+            found.extend(sorted(p for p in pattern if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES))
+        elif path.exists() or path.is_symlink():
+            found.append(path)
+        else:
+            raise ConfigError(f"{path}: no such file or folder")
+    unique: dict[Path, Path] = {}
+    for path in found:
+        unique.setdefault(path.resolve(), path)
+    if not unique:
+        raise ConfigError(f"no video files in {', '.join(map(str, named)) or 'the arguments'}")
+    return list(unique.values())
+
+
+def ingest_file(
+    path: Path,
+    request: IngestRequest,
+    *,
+    store: IndexStore,
+    embedder: Embedder,
+    runner: VideoRunner | None,
+    options: AnalysisOptions,
+    on_progress: FileProgress | None = None,
+) -> FileReport:
+    """Index one file (the steps in the module docstring). Never raises for a bad file: the report says why.
+
+    Args:
+        path: the video.
+        request: which analyses and for which model and tenant.
+        store, embedder: where rows go and how segment texts become vectors.
+        runner: the model runner (None only when no model analysis is requested: subtitles alone).
+        options: every knob of the model analyses (their ``params_hash`` is part of each analysis key).
+        on_progress: ``(path, stage, done, total)``.
+
+    Raises:
+        KeyboardInterrupt: passed on; each analysis is stored in one transaction, so none is half-written.
+    """
+    started = time.perf_counter()
+    try:
+        return _ingest(path, request, store=store, embedder=embedder, runner=runner, options=options,
+                       on_progress=on_progress, started=started)  # fmt: skip
+    except VidgroundError as exc:
+        logger.info("ingest failed path=%s reason=%s", path, exc)
+        return FileReport(path, FileOutcome.FAILED, reason=str(exc), seconds=time.perf_counter() - started)
+
+
+def _ingest(
+    path: Path,
+    request: IngestRequest,
+    *,
+    store: IndexStore,
+    embedder: Embedder,
+    runner: VideoRunner | None,
+    options: AnalysisOptions,
+    on_progress: FileProgress | None,
+    started: float,
+) -> FileReport:
+    from vidground.video.probe import probe
+
+    content_hash, size = hash_file(path)
+    video = probe(path)  # a bad file fails here, before any row exists
+    record = store.add_video(_new_video(path, content_hash, size, video, request.tenant))
+    due = _due_analyses(path, request, options)
+    stored, skipped, n_segments = [], [], 0
+    todo = {kind: key for kind, key in due.items() if store.analysis_key(record.id, kind) != key}
+    skipped = [kind for kind in due if kind not in todo]
+    try:
+        for analysis in _run_analyses(path, video, request, todo, runner=runner, options=options,
+                                      on_progress=on_progress):  # fmt: skip
+            vectors = embedder.embed([s.searchable_text for s in analysis.segments])
+            store.replace_analysis(record.id, analysis, vectors=vectors, embedder=embedder.name)
+            stored.append(analysis.kind)
+            n_segments += len(analysis.segments)
+    except VidgroundError as exc:
+        store.set_status(record.id, VideoStatus.FAILED, error=str(exc))
+        raise
+    store.set_status(record.id, VideoStatus.INDEXED)
+    return FileReport(
+        path,
+        FileOutcome.INGESTED if stored else FileOutcome.SKIPPED,
+        video_id=record.id,
+        content_hash=content_hash,
+        stored=tuple(stored),
+        skipped=tuple(skipped),
+        n_segments=n_segments,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _new_video(path: Path, content_hash: str, size: int, video: VideoProbe, tenant: str) -> NewVideo:
+    return NewVideo(
+        content_hash=content_hash,
+        path=str(path.resolve()),
+        size_bytes=size,
+        duration_s=video.duration_s,
+        fps=video.fps,
+        width=video.width,
+        height=video.height,
+        probe=video.summary(),
+        tenant=tenant,
+    )
+
+
+def _subtitle_files(path: Path, request: IngestRequest) -> list[Path]:
+    from vidground.subtitles import subtitles_beside
+
+    if request.subtitles is not None:
+        return [request.subtitles]
+    return [found.path for found in subtitles_beside(path)]
+
+
+def _due_analyses(path: Path, request: IngestRequest, options: AnalysisOptions) -> dict[AnalysisKind, str]:
+    """Each requested analysis and its key (what would make it a different analysis)."""
+    due: dict[AnalysisKind, str] = {}
+    for kind, wanted, queries in (
+        (AnalysisKind.CAPTION, request.captions, ()),
+        (AnalysisKind.LOCATE, bool(request.queries), request.queries),
+    ):
+        if wanted:
+            due[kind] = analysis_key(
+                kind,
+                params_hash=options.params_hash(),
+                model_id=request.model_id,
+                model_revision=request.model_revision,
+                prompt_version=PROMPT_VERSION,
+                queries=queries,
+            )
+    files = _subtitle_files(path, request)
+    if files:
+        fingerprints = {f.name: hash_file(f)[0] for f in files}
+        due[AnalysisKind.SUBTITLES] = analysis_key(
+            AnalysisKind.SUBTITLES, params_hash=None, model_id=None, extra=fingerprints
+        )
+    return due
+
+
+def _run_analyses(
+    path: Path,
+    video: VideoProbe,
+    request: IngestRequest,
+    todo: dict[AnalysisKind, str],
+    *,
+    runner: VideoRunner | None,
+    options: AnalysisOptions,
+    on_progress: FileProgress | None,
+) -> Iterable[AnalysisRecord]:
+    """The analyses that are due, each ready to store (subtitles first: they need no model)."""
+    if AnalysisKind.SUBTITLES in todo:
+        yield _subtitle_analysis(_subtitle_files(path, request), todo[AnalysisKind.SUBTITLES])
+    wants_captions = AnalysisKind.CAPTION in todo
+    wants_queries = AnalysisKind.LOCATE in todo
+    if not (wants_captions or wants_queries):
+        return
+    if runner is None:
+        raise ConfigError("captions and queries need a model runner")
+    from vidground import pipeline
+
+    stage = None if on_progress is None else (lambda s, done, total: on_progress(path, s, done, total))
+    queries = list(request.queries) if wants_queries else []
+    if wants_captions:
+        captions, located = pipeline.caption_and_locate(
+            path, queries, runner=runner, options=options, video=video, on_progress=stage
+        )
+        yield _caption_analysis(captions, todo[AnalysisKind.CAPTION])
+    else:
+        located = pipeline.locate(path, queries, runner=runner, options=options, video=video, on_progress=stage)
+    if located is not None:
+        yield _locate_analysis(located, todo[AnalysisKind.LOCATE])
+
+
+def _caption_analysis(result: CaptionResult, key: str) -> AnalysisRecord:
+    provenance = result.provenance
+    return AnalysisRecord(
+        kind=AnalysisKind.CAPTION,
+        analysis_key=key,
+        params_hash=provenance.options.params_hash(),
+        options=provenance.options.to_json(),
+        model_id=provenance.model_id,
+        model_revision=provenance.model_revision,
+        provenance={**provenance.to_json(), "raw": list(result.raw), "issues": list(result.issues)},
+        timings_s={str(k): v for k, v in provenance.timings_s.items()},
+        segments=tuple(
+            SegmentRecord(Source.CAPTION, c.start_s, c.end_s, text=c.text, rank=rank)
+            for rank, c in enumerate(result.captions, start=1)
+            if c.text.strip()
+        ),
+    )
+
+
+def _locate_analysis(result: VideoResult, key: str) -> AnalysisRecord:
+    provenance = result.provenance
+    segments, outcomes = [], []
+    for answer in result.results:
+        for rank, span in enumerate(answer.spans, start=1):
+            segments.append(
+                SegmentRecord(
+                    Source.QUERY_ANSWER, span.start_s, span.end_s, query=answer.query, score=span.score, rank=rank
+                )
+            )
+        if answer.found:
+            outcome = QueryOutcome.FOUND
+        else:
+            outcome = QueryOutcome.NOT_FOUND if answer.parsed else QueryOutcome.UNREADABLE
+        outcomes.append(OutcomeRecord(answer.query, outcome, raw=answer.raw, issues=answer.issues))
+    return AnalysisRecord(
+        kind=AnalysisKind.LOCATE,
+        analysis_key=key,
+        params_hash=provenance.options.params_hash(),
+        options=provenance.options.to_json(),
+        model_id=provenance.model_id,
+        model_revision=provenance.model_revision,
+        provenance=provenance.to_json(),
+        timings_s={str(k): v for k, v in provenance.timings_s.items()},
+        segments=tuple(segments),
+        outcomes=tuple(outcomes),
+    )
+
+
+def _subtitle_analysis(files: Sequence[Path], key: str) -> AnalysisRecord:
+    from vidground.subtitles import read_subtitles
+
+    segments = []
+    for file in files:
+        for cue in read_subtitles(file):
+            segments.append(SegmentRecord(Source.SUBTITLE, cue.start_s, cue.end_s, text=cue.text))
+    segments.sort(key=lambda s: (s.start_s, s.end_s))
+    return AnalysisRecord(
+        kind=AnalysisKind.SUBTITLES,
+        analysis_key=key,
+        params_hash=None,
+        options=None,
+        model_id=None,
+        model_revision=None,
+        provenance={"files": [os.fspath(f) for f in files]},
+        segments=tuple(segments),
+    )
