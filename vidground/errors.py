@@ -23,6 +23,12 @@ class ConfigError(VidgroundError):
     """A setting or option has a value vidground cannot work with."""
 
 
+class DatabaseUnavailable(ConfigError):
+    """The database server could not be reached (down, wrong host or port, refused the connection)."""
+
+    http_status = 503
+
+
 class VideoDecodeError(VidgroundError):
     """A file could not be probed or decoded as video (corrupt, truncated, empty, audio-only, not a video)."""
 

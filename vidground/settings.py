@@ -7,6 +7,7 @@ one :class:`~vidground.options.AnalysisOptions` value the library takes. The cor
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -48,6 +49,13 @@ def _knob(name: str) -> Any:
     return Field(knob.default, description=knob.help, **constraints)
 
 
+def _default_data_dir() -> Path:
+    """~/.local/share/vidground; as root /var/lib/vidground, as the embedded PostgreSQL must not live in /root."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/vidground")
+    return Path.home() / ".local" / "share" / "vidground"
+
+
 class Settings(BaseSettings):
     """Where vidground finds its model, data and services, and the default of every knob (``VIDGROUND_<NAME>``)."""
 
@@ -74,9 +82,9 @@ class Settings(BaseSettings):
     batch_size: int = _knob("batch_size")
     torch_threads: int | None = _knob("torch_threads")
 
-    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/vidground"
+    database_url: str | None = None  # unset: the embedded PostgreSQL under data_dir (vidground.index.sql.engine)
     redis_url: str = "redis://127.0.0.1:6379/0"
-    data_dir: Path = Path.home() / ".local" / "share" / "vidground"
+    data_dir: Path = Field(default_factory=_default_data_dir)
     embedder: str = Field(default="all-MiniLM-L6-v2", description="Sentence embedder of the index's segments.")
 
     log_level: LogLevel = LogLevel.WARNING

@@ -325,11 +325,12 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
     assert "not reachable" in done.stdout
 
 
-def test_doctor_finds_a_running_postgres() -> None:
-    url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+def test_doctor_fails_a_running_postgres_without_pgvector() -> None:
+    url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"  # Debian's PostgreSQL 15: no pgvector package
     done = run_cli("doctor", env={"VIDGROUND_DATABASE_URL": url})
     database = next(line for line in done.stdout.splitlines() if line.startswith("database"))
-    assert " ok " in database and "PostgreSQL" in database, database
+    assert " FAIL " in database and "'vector'" in database and "install pgvector" in database, database
+    assert done.returncode == 2
 
 
 def test_eval_scores_a_predictions_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
