@@ -4,8 +4,8 @@ Registered on the main app by :func:`register` (``vidground/cli.py``); errors re
 place as every other command (``cli.main``).
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations``: typer reads the commands' annotations, which name the shared flag
+# types of ``vidground.cli``, imported inside ``register``.
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +27,7 @@ class ListFormat(StrEnum):
     JSON = "json"
 
 
-def open_store(settings: Settings, *, migrate: bool | None = None) -> PostgresStore:
+def open_store(settings: "Settings", *, migrate: bool | None = None) -> "PostgresStore":
     """The index store for these settings: the embedded server (migrated to head on start) or the configured one
     (which must be at head: ``vidground db upgrade``).
 

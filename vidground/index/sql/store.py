@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
@@ -19,6 +20,22 @@ from vidground.index.records import (
     VideoStatus,
 )
 from vidground.index.sql.models import Analysis, QueryOutcomeRow, Segment, SegmentEmbedding, Video
+
+
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text and JSON cannot hold NUL characters; a model's raw answer can contain them."""
+    return None if value is None else value.replace("\x00", "\ufffd")
+
+
+def _json(value: Any) -> Any:
+    """A JSON value with every string made storable (``_text``)."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, Mapping):
+        return {_text(str(k)): _json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json(v) for v in value]
+    return value
 
 
 class PostgresStore:
@@ -51,7 +68,7 @@ class PostgresStore:
                     fps=video.fps,
                     width=video.width,
                     height=video.height,
-                    probe=dict(video.probe),
+                    probe=_json(video.probe),
                     status=str(VideoStatus.PENDING),
                 )
                 session.add(row)
@@ -121,10 +138,10 @@ class PostgresStore:
                 status=str(AnalysisStatus.SUCCEEDED),
                 analysis_key=analysis.analysis_key,
                 params_hash=analysis.params_hash,
-                options=None if analysis.options is None else dict(analysis.options),
+                options=None if analysis.options is None else _json(analysis.options),
                 model_id=analysis.model_id,
                 model_revision=analysis.model_revision,
-                provenance=None if analysis.provenance is None else dict(analysis.provenance),
+                provenance=None if analysis.provenance is None else _json(analysis.provenance),
                 timings_s=dict(analysis.timings_s),
                 finished_at=datetime.now(UTC),
             )
@@ -140,8 +157,8 @@ class PostgresStore:
                             "source": str(s.source),
                             "start_s": s.start_s,
                             "end_s": s.end_s,
-                            "text": s.text,
-                            "query": s.query,
+                            "text": _text(s.text),
+                            "query": _text(s.query),
                             "score": s.score,
                             "rank": s.rank,
                         }
@@ -161,10 +178,10 @@ class PostgresStore:
                     [
                         {
                             "analysis_id": row.id,
-                            "query": o.query,
+                            "query": _text(o.query),
                             "outcome": str(o.outcome),
-                            "raw": list(o.raw),
-                            "issues": list(o.issues),
+                            "raw": _json(o.raw),
+                            "issues": _json(o.issues),
                         }
                         for o in analysis.outcomes
                     ],
