@@ -141,3 +141,44 @@ def test_an_external_database_must_be_migrated_first(
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "status"]) == 0
     assert "(head 0001): at head" in capsys.readouterr().out
+
+
+def test_an_interrupted_ingest_leaves_no_half_written_analysis(
+    pg_database: str, library: Path, tiny_model_dir: Path
+) -> None:
+    from vidground.index.embed import get_embedder
+    from vidground.index.sql import migrate
+    from vidground.index.sql.store import PostgresStore
+    from vidground.ingest import IngestRequest, ingest_file
+    from vidground.model.runner import QwenRunner
+    from vidground.options import AnalysisOptions, DecodeOptions, SamplingOptions
+
+    engine = create_engine(pg_database)
+    migrate.upgrade(engine)
+    real = get_embedder("all-MiniLM-L6-v2")
+
+    class InterruptedEmbedder:
+        """Embeds the first analysis (subtitles), then the user presses Ctrl-C during the second (captions)."""
+
+        name, dim, calls = real.name, real.dim, 0
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            self.calls += 1
+            if self.calls == 2:
+                raise KeyboardInterrupt
+            return real.embed(texts)
+
+    request = IngestRequest(model_id=str(tiny_model_dir), queries=("a bike",))
+    options = AnalysisOptions(sampling=SamplingOptions(nframes=8), decoding=DecodeOptions(resize="fast"))
+    runner = QwenRunner(str(tiny_model_dir), device="cpu")
+    store = PostgresStore(engine)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_file(library / "bikes.mp4", request, store=store, embedder=InterruptedEmbedder(), runner=runner,
+                    options=options)  # fmt: skip
+    stored = rows(pg_database, "SELECT kind FROM analyses")
+    assert stored == [("subtitles",)]  # the finished analysis is kept whole; the interrupted one left nothing
+    assert rows(pg_database, "SELECT count(*) FROM segments WHERE source <> 'subtitle'")[0][0] == 0
+    # Running again completes what is missing and skips what is there.
+    report = ingest_file(library / "bikes.mp4", request, store=store, embedder=real, runner=runner, options=options)
+    assert report.stored == ("caption", "locate") and report.skipped == ("subtitles",)
+    engine.dispose()
