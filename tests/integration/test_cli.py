@@ -325,9 +325,9 @@ def test_doctor_reports_each_check(tmp_path: Path) -> None:
     assert "not reachable" in done.stdout
 
 
-def test_doctor_fails_a_running_postgres_without_pgvector() -> None:
+def test_doctor_fails_a_running_postgres_without_pgvector(tmp_path: Path) -> None:
     url = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"  # Debian's PostgreSQL 15: no pgvector package
-    done = run_cli("doctor", env={"VIDGROUND_DATABASE_URL": url})
+    done = run_cli("doctor", env={"VIDGROUND_DATABASE_URL": url, "VIDGROUND_DATA_DIR": str(tmp_path)})
     database = next(line for line in done.stdout.splitlines() if line.startswith("database"))
     assert " FAIL " in database and "'vector'" in database and "install pgvector" in database, database
     assert done.returncode == 2

@@ -225,8 +225,9 @@ def test_as_root_a_private_home_folder_is_refused_and_left_private(tmp_path: Pat
     check_root_paths(pgdata, homes=[home])
 
 
-def test_doctor_says_the_embedded_server_is_used_and_where(tmp_path: Path) -> None:
-    check = check_database(Settings(database_url=None, data_dir=tmp_path))
+@pytest.mark.parametrize("unset", [None, ""])  # an empty variable (compose files) is unset too
+def test_doctor_says_the_embedded_server_is_used_and_where(tmp_path: Path, unset: str | None) -> None:
+    check = check_database(Settings(database_url=unset, data_dir=tmp_path))
     assert check.status == "ok", check.detail
     assert "embedded PostgreSQL" in check.detail and str(tmp_path / "postgres") in check.detail
     assert "started on first use" in check.detail  # doctor looks; it starts nothing

@@ -47,3 +47,18 @@ def test_mask_hides_the_password_in_the_userinfo_and_the_query() -> None:
     masked = mask_url("postgresql://me:hunter2@db/vid?password=hunter3&sslmode=require")
     assert "hunter2" not in masked and "hunter3" not in masked
     assert masked.startswith("postgresql://me:***@db/vid?") and "sslmode=require" in masked
+
+
+def test_unset_database_url_means_embedded_and_roots_data_dir_is_outside_home(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vidground import settings as settings_module
+
+    monkeypatch.delenv("VIDGROUND_DATABASE_URL", raising=False)
+    monkeypatch.delenv("VIDGROUND_DATA_DIR", raising=False)
+    monkeypatch.setattr(settings_module.os, "geteuid", lambda: 0)
+    as_root = settings_module.Settings()
+    assert as_root.database_url is None
+    assert as_root.data_dir == Path("/var/lib/vidground")
+    monkeypatch.setattr(settings_module.os, "geteuid", lambda: 1000)
+    assert settings_module.Settings().data_dir == Path.home() / ".local" / "share" / "vidground"
