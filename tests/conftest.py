@@ -20,6 +20,13 @@ import pytest
 from tests.media import make_broken_files, make_video, remux_cut
 
 
+@pytest.fixture(autouse=True)
+def _private_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test writes to the user's real data folder (caches, the embedded database): each gets its own unless it
+    sets VIDGROUND_DATA_DIR itself."""
+    monkeypatch.setenv("VIDGROUND_DATA_DIR", str(tmp_path_factory.mktemp("vidground-data")))
+
+
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media")
