@@ -136,7 +136,8 @@ def register(app: typer.Typer) -> None:
                 cli.err.print(f"[{n}/{len(files)}] {path} ...", markup=False)
             report = ingest_file(path, request, store=store, embedder=embedder, runner=runner, options=options)
             reports.append(report)
-            line = f"[{n}/{len(files)}] {path}: {report.outcome}"
+            said = "already indexed" if report.outcome is FileOutcome.SKIPPED else str(report.outcome)
+            line = f"[{n}/{len(files)}] {path}: {said}"
             if report.outcome is FileOutcome.FAILED:
                 line += f": {report.reason}"
             elif report.stored:
