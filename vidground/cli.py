@@ -640,6 +640,11 @@ def doctor() -> None:
         raise typer.Exit(2)
 
 
+from vidground.cli_index import register as _register_index_commands  # noqa: E402  (search, needs the app)
+
+_register_index_commands(app)
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"vidground {vidground.__version__}")
