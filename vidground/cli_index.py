@@ -218,6 +218,9 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2)
 
     app.add_typer(db_app, name="db")
+    from vidground import cli_search
+
+    cli_search.register(app)
 
 
 def _video_json(record: Any) -> dict[str, Any]:

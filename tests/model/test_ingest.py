@@ -89,6 +89,13 @@ def test_ingest_a_folder_reindex_nothing_replace_on_change_and_forget(
     n_vectors = rows(index_env, "SELECT count(*), min(model), max(model) FROM segment_embeddings")[0]
     assert n_vectors == (n_segments, "all-MiniLM-L6-v2", "all-MiniLM-L6-v2")
 
+    # Search finds the subtitle's words at its seconds, with the full-text signal.
+    assert main(["search", "riders race down the hill", "--format", "json"]) == 0
+    hits = json.loads(capsys.readouterr().out)["hits"]
+    top = hits[0]
+    assert (top["start_s"], top["end_s"], top["source"]) == (1.0, 2.5, "subtitle")
+    assert Path(top["video"]).name == "bikes.mp4" and "text" in top["signals"]
+
     # The same files again, and a copy under another name: nothing added.
     shutil.copy(library / "bikes.mp4", library / "bikes-copy.mp4")
     (library / "broken.mp4").unlink()

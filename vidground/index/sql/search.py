@@ -1,0 +1,368 @@
+"""Search the index by event query: full text and vector neighbours fused by reciprocal rank, one SQL statement.
+
+Two candidate lists are drawn, each up to ``candidates`` segments long, under the same filters (tenant, video,
+source, time range):
+
+- **text**: segments whose ``tsv`` matches ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``;
+- **vector**: segments whose embedding (made by the same embedding model) is nearest the query's, by cosine
+  distance through the HNSW index. ``hnsw.iterative_scan = relaxed_order`` lets a filtered query keep walking
+  the graph until enough rows pass the filter; the list is re-sorted by exact distance afterwards. Neighbours less
+  similar than ``min_similarity`` are dropped: every query has nearest neighbours, and a far one is no answer.
+
+Reciprocal-rank fusion (k = 60) scores a segment ``sum(1 / (k + rank))`` over the lists that hold it (rank from 1),
+so a segment first in both lists scores 2/61 ≈ 0.0328, one first in a single list 1/61 ≈ 0.0164. Each hit says which
+lists found it (``signals``).
+
+Overlapping hits of one video (temporal IoU >= 0.5, or one span inside the other) are one place in the video: the
+better-ranked hit stays — its span, text, source and score, since its text is what describes that span — and takes
+the union of the signals. A 2 s subtitle inside a 10 s caption that also matched becomes one hit.
+
+"No answer" means no hits: no segment matches the words, and no segment is at least ``min_similarity`` close.
+
+Pages: a cursor is an opaque string holding an offset into the merged ranking and a hash of the query and its
+filters; a cursor from another query is refused. The ranking is recomputed for each page from the same bounded
+candidate lists, so pages over an unchanged index have no duplicates and no gaps; all pages together hold at most
+the merged union of the two lists (``2 * candidates`` segments before merging).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import math
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.orm import Session
+
+from vidground.errors import ConfigError
+from vidground.index.records import DEFAULT_TENANT, SearchHit, Source
+from vidground.index.sql.models import EMBEDDING_DIM
+from vidground.output.merge import temporal_iou
+from vidground.timeline import Span
+
+RRF_K = 60
+DEFAULT_CANDIDATES = 100  # per signal, before fusion
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000
+# Cosine similarity below which a vector neighbour is no answer. Tuned for all-MiniLM-L6-v2: paraphrases of a
+# caption score 0.4-0.6 against it, unrelated sentences -0.1-0.2.
+DEFAULT_MIN_SIMILARITY = 0.3
+MERGE_IOU = 0.5
+
+
+class Signal(StrEnum):
+    """Which candidate list found a hit."""
+
+    TEXT = "text"
+    VECTOR = "vector"
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of hits, best first, and the cursor of the next page (None on the last)."""
+
+    hits: tuple[SearchHit, ...]
+    next_cursor: str | None
+
+
+# Cheap when the model is there (the first row of it ends the scan); the other model is read only on the error path.
+_MODEL_PRESENT_SQL = text("SELECT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = :model)")
+_ANY_MODEL_SQL = text("SELECT model FROM segment_embeddings LIMIT 1")
+
+# One statement: both candidate lists under the same filters, ranked, fused and joined to what a hit shows.
+# ``{filters}`` is filled from ``_FILTERS`` with the filters a search uses (fixed SQL, values as parameters), so
+# the planner sees plain conditions it can push into the index scans rather than "(:x IS NULL OR ...)".
+_SEARCH_SQL = """
+WITH q AS (SELECT websearch_to_tsquery('english', :query) AS tsq),
+text_list AS MATERIALIZED (
+    SELECT s.id, ts_rank_cd(s.tsv, q.tsq) AS rank_cd
+    FROM q, segments s JOIN videos v ON v.id = s.video_id
+    WHERE s.tsv @@ q.tsq AND v.tenant = :tenant{filters}
+    ORDER BY rank_cd DESC, s.id
+    LIMIT :text_candidates
+),
+vector_list AS MATERIALIZED (
+    SELECT e.segment_id AS id, e.embedding <=> :vec AS distance
+    FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id JOIN videos v ON v.id = s.video_id
+    WHERE e.model = :model AND v.tenant = :tenant{filters}
+    ORDER BY e.embedding <=> :vec
+    LIMIT :vector_candidates
+),
+ranked AS (
+    SELECT id, 'text' AS signal, row_number() OVER (ORDER BY rank_cd DESC, id) AS rank FROM text_list
+    UNION ALL
+    SELECT id, 'vector' AS signal, row_number() OVER (ORDER BY distance, id) AS rank
+    FROM vector_list WHERE distance <= :max_distance
+),
+fused AS (
+    SELECT id, sum(1.0 / (:rrf_k + rank)) AS score, array_agg(signal ORDER BY signal) AS signals
+    FROM ranked GROUP BY id
+)
+SELECT f.id, f.score, f.signals, s.video_id, s.source, s.start_s, s.end_s,
+       COALESCE(s.text, s.query, '') AS text, v.path, v.content_hash, v.fps
+FROM fused f JOIN segments s ON s.id = f.id JOIN videos v ON v.id = s.video_id
+ORDER BY f.score DESC, f.id
+"""
+_FILTERS = {
+    "video_id": " AND s.video_id = :video_id",
+    "source": " AND s.source = :source",
+    "start_s": " AND s.end_s > :start_s",  # overlaps the range: ends after it starts ...
+    "end_s": " AND s.start_s < :end_s",  # ... and starts before it ends
+}
+
+
+def _search_statement(filters: Sequence[str]) -> Any:
+    """The search statement with these filters (names of ``_FILTERS``)."""
+    from pgvector.sqlalchemy import Vector
+
+    sql = _SEARCH_SQL.format(filters="".join(_FILTERS[name] for name in filters))
+    return text(sql).bindparams(bindparam("vec", type_=Vector(EMBEDDING_DIM)))
+
+
+def search(
+    db: Session | Engine | Connection,
+    *,
+    query: str,
+    query_vector: Sequence[float],
+    embedder_name: str,
+    tenant: str = DEFAULT_TENANT,
+    limit: int = DEFAULT_LIMIT,
+    cursor: str | None = None,
+    video_id: int | None = None,
+    source: Source | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
+    candidates: int = DEFAULT_CANDIDATES,
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    ef_search: int = 100,
+    signals: Collection[Signal] = (Signal.TEXT, Signal.VECTOR),
+) -> SearchPage:
+    """Find the places in the indexed videos that match ``query``, best first, one page at a time.
+
+    Args:
+        db: a session (its transaction is used), an engine (a transaction is opened) or a connection.
+        query: the event query as the user wrote it (web-search syntax: ``"exact phrase"``, ``-word``, ``or``).
+        query_vector: the query's embedding, unit length, ``EMBEDDING_DIM`` (384) floats.
+        embedder_name: the embedding model that made ``query_vector``; only vectors of that model are compared.
+        tenant: whose videos to search.
+        limit: hits per page, 1 to 1000.
+        cursor: ``next_cursor`` of the previous page of the same query and filters; None for the first page.
+        video_id: only this video.
+        source: only segments of this source (caption, subtitle, query answer).
+        start_s, end_s: only segments overlapping this range of video seconds (either end may be open).
+        candidates: length of each candidate list before fusion (bounds how many pages there are).
+        min_similarity: cosine similarity a vector neighbour needs to count (see ``DEFAULT_MIN_SIMILARITY``).
+        ef_search: HNSW search breadth (``hnsw.ef_search``), at least ``candidates`` is used.
+        signals: which candidate lists to draw (both by default; one alone to measure it).
+
+    Returns:
+        The page's hits (merged, ranked by fused score) and the next page's cursor.
+
+    Raises:
+        ConfigError: an empty query; a vector of the wrong size or not finite; a bad limit, range or cursor; the
+            index holds vectors of another embedding model only; the database has no index tables.
+    """
+    if not query.strip():
+        raise ConfigError("search query is empty; write the event to look for, e.g. 'a dog catches a frisbee'")
+    vector = [float(x) for x in query_vector]
+    if len(vector) != EMBEDDING_DIM or not all(math.isfinite(x) for x in vector):
+        raise ConfigError(
+            f"query vector from {embedder_name!r}: expected {EMBEDDING_DIM} finite floats, got {len(vector)}"
+            " values; embed the query with the index's embedding model"
+        )
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ConfigError(f"search limit: expected 1 to {MAX_LIMIT}, got {limit}")
+    if not signals:
+        raise ConfigError("search signals: expected text, vector or both, got none")
+    if candidates < 1:
+        raise ConfigError(f"search candidates: expected at least 1, got {candidates}")
+    for name, value in (("start", start_s), ("end", end_s)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"search --{name}: expected seconds >= 0, got {value}")
+    if start_s is not None and end_s is not None and end_s <= start_s:
+        raise ConfigError(f"search range: --end ({end_s:g} s) must come after --start ({start_s:g} s)")
+
+    query_hash = _query_hash(
+        query=query,
+        embedder_name=embedder_name,
+        tenant=tenant,
+        video_id=video_id,
+        source=source,
+        start_s=start_s,
+        end_s=end_s,
+        candidates=candidates,
+        min_similarity=min_similarity,
+        signals=sorted(Signal(x) for x in signals),
+    )
+    offset = 0 if cursor is None else _read_cursor(cursor, query_hash)
+    filters = {
+        "video_id": video_id,
+        "source": None if source is None else str(source),
+        "start_s": start_s,
+        "end_s": end_s,
+    }
+    used = {name: value for name, value in filters.items() if value is not None}
+    statement = _search_statement(list(used))
+    params = {
+        "query": query,
+        "vec": vector,
+        "model": embedder_name,
+        "tenant": tenant,
+        "text_candidates": candidates if Signal.TEXT in signals else 0,
+        "vector_candidates": candidates if Signal.VECTOR in signals else 0,
+        "max_distance": 1.0 - min_similarity,
+        "rrf_k": RRF_K,
+        **used,
+    }
+    ef = max(ef_search, candidates)
+    vectors = Signal.VECTOR in signals
+    if isinstance(db, Engine):
+        with db.begin() as connection:
+            rows = _run(connection, statement, params, embedder_name=embedder_name, ef_search=ef, vectors=vectors)
+    else:
+        connection = db.connection() if isinstance(db, Session) else db
+        rows = _run(connection, statement, params, embedder_name=embedder_name, ef_search=ef, vectors=vectors)
+
+    merged = merge_overlapping([_hit(row) for row in rows])
+    page = merged[offset : offset + limit]
+    more = offset + limit < len(merged)
+    return SearchPage(hits=page, next_cursor=_make_cursor(offset + limit, query_hash) if more else None)
+
+
+def _run(
+    connection: Connection,
+    statement: Any,
+    params: dict[str, Any],
+    *,
+    embedder_name: str,
+    ef_search: int,
+    vectors: bool,
+) -> list[Any]:
+    """Check the embedding model, set the HNSW knobs for this transaction, run the search statement."""
+    if vectors:
+        _check_model(connection, embedder_name)
+        # SET LOCAL takes no bind parameters; set_config(..., true) is the same, scoped to this transaction.
+        connection.execute(
+            text(
+                "SELECT set_config('hnsw.ef_search', :ef, true),"
+                " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+            ),
+            {"ef": str(ef_search)},
+        )
+    try:
+        return list(connection.execute(statement, params))
+    except ProgrammingError as exc:
+        raise _no_tables(exc) from exc
+
+
+def _no_tables(exc: ProgrammingError) -> Exception:
+    """A ConfigError when the statement failed for want of the index tables, else the error itself."""
+    if getattr(exc.orig, "sqlstate", None) == "42P01":  # undefined_table
+        return ConfigError(
+            "the database has no index tables; run the migrations (vidground db upgrade) and ingest videos"
+        )
+    return exc
+
+
+def _check_model(connection: Connection, embedder_name: str) -> None:
+    """Refuse to compare vectors of different embedding models.
+
+    Raises:
+        ConfigError: the index holds vectors, none of them by ``embedder_name``.
+    """
+    try:
+        present = connection.execute(_MODEL_PRESENT_SQL, {"model": embedder_name}).scalar_one()
+    except ProgrammingError as exc:
+        raise _no_tables(exc) from exc
+    other = None if present else connection.execute(_ANY_MODEL_SQL).scalar()
+    if other is not None:  # vectors there, none of this model (no vectors at all: text search only)
+        raise ConfigError(
+            f"the index holds vectors of embedding model {other!r}, not of {embedder_name!r}: search with the"
+            f" {other!r} embedder, or re-embed the index with {embedder_name!r}"
+        )
+
+
+def _hit(row: Any) -> SearchHit:
+    return SearchHit(
+        video_id=row.video_id,
+        video_path=row.path,
+        content_hash=row.content_hash,
+        start_s=row.start_s,
+        end_s=row.end_s,
+        text=row.text,
+        source=Source(row.source),
+        signals=tuple(Signal(s).value for s in row.signals),
+        score=float(row.score),
+        fps=row.fps,
+    )
+
+
+def _overlap(a: SearchHit, b: SearchHit) -> bool:
+    """Whether two hits of one video are one place: IoU >= 0.5, or one span inside the other."""
+    if a.video_id != b.video_id:
+        return False
+    inside = (a.start_s <= b.start_s and b.end_s <= a.end_s) or (b.start_s <= a.start_s and a.end_s <= b.end_s)
+    return inside or temporal_iou(Span(a.start_s, a.end_s), Span(b.start_s, b.end_s)) >= MERGE_IOU
+
+
+def merge_overlapping(hits: Sequence[SearchHit]) -> tuple[SearchHit, ...]:
+    """Merge hits of one video that overlap (IoU >= 0.5 or nested): temporal NMS that keeps the signals.
+
+    ``hits`` must be best first. A hit that overlaps one kept before it is folded into that one, which keeps its
+    span, text, source and score and gains the folded hit's signals.
+
+    Example: caption 10-20 s (0.030, text+vector), subtitle 12-14 s (0.016, text; inside it), caption 40-50 s →
+    10-20 s with signals text+vector, then 40-50 s.
+
+    Returns:
+        The kept hits in input order.
+    """
+    kept: list[SearchHit] = []
+    for hit in hits:
+        for i, better in enumerate(kept):
+            if _overlap(better, hit):
+                signals = tuple(s.value for s in Signal if s in better.signals or s in hit.signals)
+                kept[i] = replace(better, signals=signals)
+                break
+        else:
+            kept.append(hit)
+    return tuple(kept)
+
+
+def _query_hash(**what: object) -> str:
+    """A short hash of a query and everything that decides its ranking (a cursor must come from the same)."""
+    data = json.dumps({k: None if v is None else str(v) for k, v in what.items()}, sort_keys=True)
+    return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def _make_cursor(offset: int, query_hash: str) -> str:
+    raw = json.dumps({"o": offset, "q": query_hash}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _read_cursor(cursor: str, query_hash: str) -> int:
+    """The offset a cursor points at.
+
+    Raises:
+        ConfigError: not a cursor of this module, or one made for another query or other filters.
+    """
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset, made_for = data["o"], data["q"]
+    except (binascii.Error, ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"search cursor {cursor!r} is not valid; pass next_cursor of a previous page") from exc
+    if not isinstance(offset, int) or offset < 0 or not isinstance(made_for, str):
+        raise ConfigError(f"search cursor {cursor!r} is not valid; pass next_cursor of a previous page")
+    if made_for != query_hash:
+        raise ConfigError(
+            f"search cursor {cursor!r} belongs to another query or other filters; repeat that query, or drop the"
+            " cursor to start from the first page"
+        )
+    return offset
