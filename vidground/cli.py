@@ -94,6 +94,13 @@ def _settings() -> Settings:
         raise ConfigError(f"invalid environment setting: {problems}") from exc
 
 
+def _knob_flags(given: dict[str, Any]) -> dict[str, object]:
+    """The knob flags of a command, by knob name, from its parameters (``locals()``): ``--start``/``--end`` are the
+    knobs ``start_s``/``end_s``; None means the flag was not given."""
+    renamed = {"start": "start_s", "end": "end_s"}
+    return {renamed.get(name, name): value for name, value in given.items() if renamed.get(name, name) in KNOBS}
+
+
 def _use_torch_threads(options: AnalysisOptions) -> None:
     if options.torch_threads is not None:
         import torch
@@ -151,21 +158,7 @@ def inspect(
     from vidground.video.sampling import plan_frames
 
     settings = _settings()
-    options = settings.options(
-        {
-            "fps": fps,
-            "nframes": nframes,
-            "min_frames": min_frames,
-            "max_frames": max_frames,
-            "min_pixels": min_pixels,
-            "max_pixels": max_pixels,
-            "total_pixels": total_pixels,
-            "max_tokens": max_tokens,
-            "start_s": start,
-            "end_s": end,
-            "decoder": decoder,
-        }
-    )
+    options = settings.options(_knob_flags(locals()))
     chosen = options.decoding.backend
     get_decoder(chosen)  # an unknown or uninstalled backend fails here, naming itself
     info = probe(video)
@@ -378,26 +371,7 @@ def locate(
     from vidground import pipeline
 
     settings = _settings()
-    options = settings.options(
-        {
-            "fps": fps,
-            "nframes": nframes,
-            "min_frames": min_frames,
-            "max_frames": max_frames,
-            "min_pixels": min_pixels,
-            "max_pixels": max_pixels,
-            "total_pixels": total_pixels,
-            "max_tokens": max_tokens,
-            "start_s": start,
-            "end_s": end,
-            "decoder": decoder,
-            "resize": resize,
-            "max_new_tokens": max_new_tokens,
-            "max_windows": max_windows,
-            "batch_size": batch_size,
-            "torch_threads": torch_threads,
-        }
-    )
+    options = settings.options(_knob_flags(locals()))
     _check_out(out_file, [video])
     runner = _runner(settings, model, device)
     _use_torch_threads(options)
@@ -441,25 +415,7 @@ def caption(
     from vidground import pipeline
 
     settings = _settings()
-    options = settings.options(
-        {
-            "fps": fps,
-            "nframes": nframes,
-            "min_frames": min_frames,
-            "max_frames": max_frames,
-            "min_pixels": min_pixels,
-            "max_pixels": max_pixels,
-            "total_pixels": total_pixels,
-            "max_tokens": max_tokens,
-            "start_s": start,
-            "end_s": end,
-            "decoder": decoder,
-            "resize": resize,
-            "max_new_tokens": max_new_tokens,
-            "batch_size": batch_size,
-            "torch_threads": torch_threads,
-        }
-    )
+    options = settings.options(_knob_flags(locals()))
     _check_out(out_file, [video])
     runner = _runner(settings, model, device)
     _use_torch_threads(options)
@@ -525,16 +481,7 @@ def eval_command(
         )
     elif videos is not None:  # always, after the check above
         settings = _settings()
-        options = settings.options(
-            {
-                "fps": fps,
-                "nframes": nframes,
-                "max_frames": max_frames,
-                "max_tokens": max_tokens,
-                "decoder": decoder,
-                "resize": resize,
-            }
-        )
+        options = settings.options(_knob_flags(locals()))
         report = _eval_videos(
             gt,
             videos,

@@ -101,18 +101,7 @@ def register(app: typer.Typer) -> None:
         from vidground.ingest import FileOutcome, IngestRequest, collect_videos, ingest_file
 
         settings = cli._settings()
-        options = settings.options(
-            {
-                "fps": fps,
-                "nframes": nframes,
-                "max_frames": max_frames,
-                "max_tokens": max_tokens,
-                "total_pixels": total_pixels,
-                "decoder": decoder,
-                "resize": resize,
-                "batch_size": batch_size,
-            }
-        )
+        options = settings.options(cli._knob_flags(locals()))
         files = collect_videos(paths or [], recursive=recursive, manifest=manifest)
         if subtitles is not None and len(files) != 1:
             raise ConfigError(f"--subtitles {subtitles}: give exactly one video with it, got {len(files)}")
