@@ -470,6 +470,7 @@ def test_merge_keeps_the_better_hit_and_unions_signals() -> None:
         (2, 12, 14, 0.019, ("text",)),
         (1, 19, 30, 0.017, ("vector",)),
     ]
+    assert merge_overlapping(ranked, keep=2) == merged[:2]  # stopping early changes nothing before it
 
 
 # --- pages -----------------------------------------------------------------------------------------------------

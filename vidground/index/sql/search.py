@@ -32,7 +32,7 @@ import binascii
 import hashlib
 import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -230,7 +230,9 @@ def search(
         connection = db.connection() if isinstance(db, Session) else db
         rows = _run(connection, statement, params, embedder_name=embedder_name, ef_search=ef, vectors=vectors)
 
-    merged = merge_overlapping([_hit(row) for row in rows])
+    # Merging is greedy in rank order, so the first n merged hits depend on nothing after them: stop at one past
+    # the page (which says whether there is a next one).
+    merged = merge_overlapping((_hit(row) for row in rows), keep=offset + limit + 1)
     page = merged[offset : offset + limit]
     more = offset + limit < len(merged)
     return SearchPage(hits=page, next_cursor=_make_cursor(offset + limit, query_hash) if more else None)
@@ -312,7 +314,7 @@ def _overlap(a: SearchHit, b: SearchHit) -> bool:
     return inside or temporal_iou(Span(a.start_s, a.end_s), Span(b.start_s, b.end_s)) >= MERGE_IOU
 
 
-def merge_overlapping(hits: Sequence[SearchHit]) -> tuple[SearchHit, ...]:
+def merge_overlapping(hits: Iterable[SearchHit], *, keep: int | None = None) -> tuple[SearchHit, ...]:
     """Merge hits of one video that overlap (IoU >= 0.5 or nested): temporal NMS that keeps the signals.
 
     ``hits`` must be best first. A hit that overlaps one kept before it is folded into that one, which keeps its
@@ -321,17 +323,27 @@ def merge_overlapping(hits: Sequence[SearchHit]) -> tuple[SearchHit, ...]:
     Example: caption 10-20 s (0.030, text+vector), subtitle 12-14 s (0.016, text; inside it), caption 40-50 s →
     10-20 s with signals text+vector, then 40-50 s.
 
+    Args:
+        hits: ranked hits, best first (read lazily).
+        keep: stop once this many hits are kept (the rest would not change them); None: read all.
+
     Returns:
         The kept hits in input order.
     """
     kept: list[SearchHit] = []
+    kept_by_video: dict[int, list[int]] = {}  # video id -> positions in ``kept``
     for hit in hits:
-        for i, better in enumerate(kept):
+        if keep is not None and len(kept) >= keep:
+            break
+        same_video = kept_by_video.setdefault(hit.video_id, [])
+        for i in same_video:
+            better = kept[i]
             if _overlap(better, hit):
                 signals = tuple(s.value for s in Signal if s in better.signals or s in hit.signals)
                 kept[i] = replace(better, signals=signals)
                 break
         else:
+            same_video.append(len(kept))
             kept.append(hit)
     return tuple(kept)
 
