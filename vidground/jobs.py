@@ -248,3 +248,16 @@ def requeue_stale(engine: Engine, *, older_than_s: float) -> tuple[list[int], li
                 row.status = str(JobStatus.QUEUED)
                 requeued.append(row.id)
     return requeued, failed
+
+
+def latest_for_video(engine: Engine, video_id: int, kind: JobKind, *, tenant: str) -> JobRecord | None:
+    """The newest job of this kind for a video (of this tenant), or None."""
+    query = (
+        select(Job)
+        .where(Job.video_id == video_id, Job.kind == str(kind), Job.tenant == tenant)
+        .order_by(Job.id.desc())
+        .limit(1)
+    )
+    with Session(engine) as session:
+        row = session.scalar(query)
+        return None if row is None else _record(row)
