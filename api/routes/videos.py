@@ -64,7 +64,7 @@ _UPLOAD_BODY = {
                     },
                 }
             },
-            "application/json": {"schema": {"$ref": "#/components/schemas/ImportRequest"}},
+            "application/json": {"schema": ImportRequest.model_json_schema()},  # inline: nothing else refers to it
         },
     }
 }
