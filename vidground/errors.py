@@ -109,3 +109,21 @@ class InternalError(Exception):
     to exit 1 with ``error: internal error: ...`` and logs it; any other shell treats it as an unexpected failure
     (HTTP 500, a failed job with its traceback).
     """
+
+
+class AuthenticationError(VidgroundError):
+    """An API request without a valid key: none given, unknown, or revoked."""
+
+    http_status = 401
+
+
+class PathNotAllowedError(VidgroundError):
+    """A path names a file outside the folder it must stay in (``..``, an absolute path elsewhere, a symlink out)."""
+
+    http_status = 403
+
+
+class UploadTooLargeError(VidgroundError):
+    """An upload is larger than the configured cap."""
+
+    http_status = 413

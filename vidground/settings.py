@@ -107,5 +107,15 @@ class Settings(BaseSettings):
         """
         return merge_options(self.knob_values(), overrides or {})
 
+    # The REST API (api/): where uploads are kept, how large one may be, the server folder JSON imports may name.
+    storage_dir: Path | None = Field(default=None, description="Uploaded videos (default: data_dir/videos).")
+    max_upload_bytes: int = Field(default=20 * 1024**3, gt=0, description="Largest upload accepted, in bytes.")
+    import_root: Path | None = Field(default=None, description="Folder whose files POST /v1/videos may import.")
+
+    @property
+    def storage_root(self) -> Path:
+        """Where uploaded videos are stored: ``storage_dir``, else ``data_dir/videos``."""
+        return self.storage_dir if self.storage_dir is not None else self.data_dir / "videos"
+
 
 __all__ = ["DEFAULT_MODEL_ID", "DecoderName", "LogLevel", "ResizeMode", "Settings", "check_device"]

@@ -145,3 +145,66 @@ class SegmentEmbedding(Base):
     video_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("videos.id", ondelete="CASCADE"), nullable=False)
     model: Mapped[str] = mapped_column(Text, nullable=False)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)
+
+
+class ApiKey(Base):
+    """An API key of the service: only its sha256 is stored; ``prefix`` (its first characters) names it in lists."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    key_hash: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(Text, nullable=False)
+    webhook_secret: Mapped[str] = mapped_column(Text, nullable=False)  # signs this key's webhooks (HMAC-SHA256)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Job(Base):
+    """A unit of work for the workers; the database is the source of truth, a task receives only the job id."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_tenant_created_at", "tenant", "created_at"),
+        Index("ix_jobs_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)  # ingest, locate
+    status: Mapped[str] = mapped_column(Text, nullable=False)  # queued, running, succeeded, failed, cancelled
+    video_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)  # queries, flags of the job
+    options: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    params_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    stage: Mapped[str | None] = mapped_column(Text)
+    progress_done: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    progress_total: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="3")
+    error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    timings_s: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    task_id: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IngestRun(Base):
+    """One scheduled scan of the configured sources (Celery beat), with its per-file outcomes."""
+
+    __tablename__ = "ingest_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    tenant: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    sources: Mapped[list[Any]] = mapped_column(JSONB, nullable=False)
+    files: Mapped[list[Any]] = mapped_column(JSONB, nullable=False)  # [{path, outcome, job_id, reason}]
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

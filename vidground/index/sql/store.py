@@ -16,10 +16,15 @@ from vidground.index.records import (
     AnalysisRecord,
     AnalysisStatus,
     NewVideo,
+    OutcomeRecord,
+    QueryOutcome,
+    SegmentRecord,
+    Source,
     VideoRecord,
     VideoStatus,
 )
-from vidground.index.sql.models import Analysis, QueryOutcomeRow, Segment, SegmentEmbedding, Video
+from vidground.index.sql.models import Analysis, Job, QueryOutcomeRow, Segment, SegmentEmbedding, Video
+from vidground.jobs import JobStatus
 
 
 def _text(value: str | None) -> str | None:
@@ -186,6 +191,91 @@ class PostgresStore:
                         for o in analysis.outcomes
                     ],
                 )
+
+    # -- the service's reads and deletes (api/): always one tenant's rows ------------------------------------
+
+    def get_video(self, video_id: int, *, tenant: str) -> VideoRecord:
+        """One video of this tenant.
+
+        Raises:
+            NotFoundError: no such video, or another tenant's.
+        """
+        with Session(self.engine) as session:
+            row = session.scalar(select(Video).where(Video.id == video_id, Video.tenant == tenant))
+            if row is None:
+                raise NotFoundError(f"video {video_id} not found")
+            return self._record(session, row)
+
+    def page_videos(
+        self, *, tenant: str, status: VideoStatus | None = None, limit: int = 50, before_id: int | None = None
+    ) -> list[VideoRecord]:
+        """A page of this tenant's videos, newest first (``before_id``: the page after the one ending there)."""
+        query = select(Video).where(Video.tenant == tenant)
+        if status is not None:
+            query = query.where(Video.status == str(status))
+        if before_id is not None:
+            query = query.where(Video.id < before_id)
+        with Session(self.engine) as session:
+            rows = session.scalars(query.order_by(Video.id.desc()).limit(limit)).all()
+            return [self._record(session, row) for row in rows]
+
+    def delete_video(self, video_id: int, *, tenant: str) -> VideoRecord:
+        """Delete a video with its analyses, segments and vectors; its queued or running jobs are cancelled first
+        (in the same transaction), so a worker that checks ``jobs.is_cancelled`` stops. The file is the caller's.
+
+        Raises:
+            NotFoundError: no such video, or another tenant's.
+        """
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(select(Video).where(Video.id == video_id, Video.tenant == tenant).with_for_update())
+            if row is None:
+                raise NotFoundError(f"video {video_id} not found")
+            record = self._record(session, row)
+            session.execute(
+                update(Job)
+                .where(Job.video_id == video_id, Job.status.in_((str(JobStatus.QUEUED), str(JobStatus.RUNNING))))
+                .values(status=str(JobStatus.CANCELLED), finished_at=datetime.now(UTC), error="the video was deleted")
+            )
+            session.delete(row)
+            return record
+
+    def path_in_use(self, path: str) -> bool:
+        """Whether any video row (of any tenant) points at this file."""
+        with Session(self.engine) as session:
+            return session.scalar(select(Video.id).where(Video.path == path).limit(1)) is not None
+
+    def segments(self, video_id: int, *, source: Source | None = None) -> list[SegmentRecord]:
+        """A video's stored segments in time order (of one source, when given)."""
+        query = select(Segment).where(Segment.video_id == video_id)
+        if source is not None:
+            query = query.where(Segment.source == str(source))
+        with Session(self.engine) as session:
+            return [
+                SegmentRecord(
+                    source=Source(r.source),
+                    start_s=r.start_s,
+                    end_s=r.end_s,
+                    text=r.text,
+                    query=r.query,
+                    score=r.score,
+                    rank=r.rank,
+                )
+                for r in session.scalars(query.order_by(Segment.start_s, Segment.id))
+            ]
+
+    def outcomes(self, video_id: int) -> list[OutcomeRecord]:
+        """The per-query outcomes of a video's stored grounding analyses, in the order they were stored."""
+        query = (
+            select(QueryOutcomeRow)
+            .join(Analysis, Analysis.id == QueryOutcomeRow.analysis_id)
+            .where(Analysis.video_id == video_id)
+            .order_by(QueryOutcomeRow.id)
+        )
+        with Session(self.engine) as session:
+            return [
+                OutcomeRecord(query=r.query, outcome=QueryOutcome(r.outcome), raw=tuple(r.raw), issues=tuple(r.issues))
+                for r in session.scalars(query)
+            ]
 
     # -- reading ----------------------------------------------------------------------------------------------
 

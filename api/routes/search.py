@@ -1,0 +1,68 @@
+"""``GET /v1/search``: the tenant's indexed videos searched by event query (full text + vectors, fused).
+
+The query is embedded in this process by the configured sentence embedder, loaded on the first search (it imports
+torch: the one route that does, see ``api.main``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import CurrentTenant, EngineDep, SettingsDep
+from api.schemas import ErrorPublic, SearchHitPublic, SearchPagePublic
+from vidground.index.embed import Embedder
+from vidground.index.records import Source
+
+router = APIRouter(tags=["search"], responses={401: {"model": ErrorPublic}})
+_embedder_lock = threading.Lock()
+
+
+def get_embedder(request: Request, settings: SettingsDep) -> Embedder:
+    """The app's embedder, made on first use (its weights load on its first ``embed``)."""
+    with _embedder_lock:
+        if request.app.state.embedder is None:
+            from vidground.index.embed import get_embedder as make
+
+            request.app.state.embedder = make(settings.embedder)
+        embedder: Embedder = request.app.state.embedder
+        return embedder
+
+
+EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+
+
+@router.get("/v1/search")
+async def search(
+    engine: EngineDep,
+    tenant: CurrentTenant,
+    embedder: EmbedderDep,
+    q: Annotated[str, Query(min_length=1, max_length=1000, description="The event to look for.")],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    video_id: int | None = None,
+    source: Source | None = None,
+) -> SearchPagePublic:
+    """Places in the caller's videos that match ``q``, best first; ``next_cursor`` pages on."""
+    from vidground.index.sql.search import search as run_search
+
+    vector = (await run_in_threadpool(embedder.embed, [q]))[0]
+    page = await run_in_threadpool(
+        lambda: run_search(
+            engine,
+            query=q,
+            query_vector=vector,
+            embedder_name=embedder.name,
+            tenant=tenant,
+            limit=limit,
+            cursor=cursor,
+            video_id=video_id,
+            source=source,
+        )
+    )
+    return SearchPagePublic(
+        query=q, hits=[SearchHitPublic.from_record(h) for h in page.hits], next_cursor=page.next_cursor
+    )

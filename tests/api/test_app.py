@@ -1,0 +1,103 @@
+"""The app as a whole: what the API process imports, the OpenAPI schema, error shapes, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from vidground.settings import Settings
+
+
+def test_serving_non_search_endpoints_imports_no_torch(api_settings: Settings, bikes_video: Path) -> None:
+    """Creating the app, uploading (which probes with PyAV) and reading import no torch, transformers or pipeline.
+
+    ``GET /v1/search`` is the exception: it loads the sentence embedder (torch) on its first use.
+    """
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from fastapi.testclient import TestClient
+        from api.main import create_app
+        from vidground import keys
+        from vidground.settings import Settings
+        settings = Settings.model_validate_json({api_settings.model_dump_json()!r})
+        app = create_app(settings)
+        key = keys.create(app.state.store.engine, tenant="t").key
+        with TestClient(app) as client:
+            h = {{"Authorization": "Bearer " + key}}
+            with open({str(bikes_video)!r}, "rb") as f:
+                vid = client.post("/v1/videos", headers=h, files={{"file": ("b.mp4", f)}}).json()["video"]["id"]
+            for url in ["/v1/videos", f"/v1/videos/{{vid}}", f"/v1/videos/{{vid}}/captions?format=srt",
+                        f"/v1/videos/{{vid}}/events", "/v1/jobs", "/healthz", "/metrics", "/openapi.json"]:
+                assert client.get(url, headers=h).status_code == 200, url
+        heavy = ["torch", "transformers", "vidground.pipeline", "vidground.model.runner", "vidground.ingest"]
+        print(json.dumps([m for m in heavy if m in sys.modules]))
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []
+
+
+def test_openapi_schema_is_served_and_valid(client: TestClient) -> None:
+    from fastapi.openapi.models import OpenAPI
+
+    schema = client.get("/openapi.json").json()
+    assert schema["openapi"].startswith("3.")
+    OpenAPI.model_validate(schema)  # the OpenAPI 3.1 object model (openapi-spec-validator is not installed here)
+    refs = {v for v in _walk(schema) if isinstance(v, str) and v.startswith("#/components/schemas/")}
+    assert {r.rsplit("/", 1)[1] for r in refs} <= set(schema["components"]["schemas"])  # no dangling $ref
+    assert {"/v1/videos", "/v1/videos/{video_id}/file", "/v1/search", "/v1/jobs/{job_id}/cancel"} <= set(
+        schema["paths"]
+    )
+    upload = schema["paths"]["/v1/videos"]["post"]["requestBody"]["content"]
+    assert set(upload) == {"multipart/form-data", "application/json"}
+
+
+def test_errors_are_json_code_and_message_never_a_traceback(client: TestClient, acme: dict[str, str]) -> None:
+    from api import main
+
+    missing = client.get("/v1/videos/999999", headers=acme)
+    assert missing.status_code == 404 and missing.json() == {"code": "not_found", "message": "video 999999 not found"}
+    invalid = client.get("/v1/videos/abc", headers=acme)
+    assert invalid.status_code == 422 and invalid.json()["code"] == "invalid_request"
+    assert "video_id" in invalid.json()["message"]
+    assert client.get("/no/such/route").json()["code"] == "not_found"
+
+    @client.app.get("/boom")  # type: ignore[attr-defined]
+    def boom() -> None:
+        raise RuntimeError("secret detail /etc/passwd")
+
+    with TestClient(client.app, raise_server_exceptions=False) as quiet:  # type: ignore[arg-type]
+        failed = quiet.get("/boom")
+    assert failed.status_code == 500
+    assert failed.json() == {"code": "internal", "message": "internal error; the server log has the details"}
+    assert main.error_code(main.VidgroundError()) == "vidground"
+
+
+def test_health_ready_and_metrics(client: TestClient, acme: dict[str, str], api_settings: Settings) -> None:
+    assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = client.get("/readyz")  # the fixture names a broker nobody listens on
+    assert ready.status_code == 503
+    assert ready.json()["checks"] == {"database": "ok", "migrations": "ok", "broker": "unreachable: ConnectionError"}
+
+    client.get("/v1/videos", headers=acme)
+    client.get("/v1/videos/12345", headers=acme)
+    client.get("/v1/videos/12346", headers=acme)
+    text = client.get("/metrics").text
+    assert 'vidground_http_requests_total{method="GET",route="/v1/videos",status="200"} 1.0' in text
+    assert 'vidground_http_requests_total{method="GET",route="/v1/videos/{video_id}",status="404"} 2.0' in text
+    assert 'vidground_jobs{state="queued"} 0.0' in text
+
+
+def _walk(node: object) -> list[object]:
+    if isinstance(node, dict):
+        return [x for v in node.values() for x in _walk(v)]
+    if isinstance(node, list):
+        return [x for v in node for x in _walk(v)]
+    return [node]
