@@ -135,10 +135,16 @@ def _finish(rt: WorkerRuntime, job: JobRecord, writes: Callable[[Session], None]
 
 
 def _options(rt: WorkerRuntime, job: JobRecord) -> AnalysisOptions:
-    """The job's options as stored with it; a job that stored none takes this worker's configured knobs."""
+    """The job's options as stored with it; a job that stored none takes this worker's configured knobs. Their
+    torch thread count applies to this process from now on (as the CLI does for its one run)."""
     from vidground.options import AnalysisOptions
 
-    return AnalysisOptions.from_json(job.options) if job.options else rt.settings.options()
+    options = AnalysisOptions.from_json(job.options) if job.options else rt.settings.options()
+    if options.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(options.torch_threads)
+    return options
 
 
 def _queries(job: JobRecord) -> tuple[str, ...]:

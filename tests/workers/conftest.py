@@ -63,7 +63,9 @@ def worker_database(pg_url: str, _pg_template: str) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def worker_env(
-    worker_database: str, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
+    worker_database: str,
+    tiny_model_dir: Path,  # noqa: F811
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> dict[str, str]:
     """The environment of a worker process: this module's database, Redis db 15, the tiny model on the CPU."""
     return {
@@ -79,6 +81,7 @@ def worker_env(
         "VIDGROUND_RESIZE": "fast",
         "VIDGROUND_NFRAMES": "8",
         "VIDGROUND_TORCH_THREADS": "1",
+        "VIDGROUND_MAX_NEW_TOKENS": "24",  # a random model's answers run to the cap: keep each call short
     }
 
 
@@ -184,7 +187,9 @@ def send(producer: Any, task: str, job_id: int) -> None:
     producer.send_task(task, args=[job_id], queue=str(ROUTES[TaskName(task)]))
 
 
-def wait_for_job(engine: Any, job_id: int, *, timeout_s: float = 60.0, worker: WorkerProcess | None = None) -> tuple[Any, list[str]]:
+def wait_for_job(
+    engine: Any, job_id: int, *, timeout_s: float = 60.0, worker: WorkerProcess | None = None
+) -> tuple[Any, list[str]]:
     """Poll the job row until it is finished: (its record, the statuses seen in order)."""
     from vidground import jobs
 
@@ -197,4 +202,6 @@ def wait_for_job(engine: Any, job_id: int, *, timeout_s: float = 60.0, worker: W
         if record.status.finished:
             return record, seen
         time.sleep(0.05)
-    pytest.fail(f"job {job_id} did not finish in {timeout_s} s (seen {seen})" + ("" if worker is None else "\n" + worker.log()))
+    pytest.fail(
+        f"job {job_id} did not finish in {timeout_s} s (seen {seen})" + ("" if worker is None else "\n" + worker.log())
+    )

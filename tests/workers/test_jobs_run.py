@@ -76,7 +76,9 @@ def test_locate_job_stores_its_answers_as_the_videos_locate_analysis(
         analysis = session.scalars(
             select(Analysis).where(Analysis.video_id == video_id, Analysis.kind == "locate")
         ).one()  # replaced, not added: one locate analysis per video
-        outcomes = sorted(session.scalars(select(QueryOutcomeRow.query).where(QueryOutcomeRow.analysis_id == analysis.id)))
+        outcomes = sorted(
+            session.scalars(select(QueryOutcomeRow.query).where(QueryOutcomeRow.analysis_id == analysis.id))
+        )
         n_spans = sum(len(r["spans"]) for r in record.result["results"])
     assert outcomes == sorted(queries)
     assert _count(engine, Segment, Segment.analysis_id == analysis.id) == n_spans
