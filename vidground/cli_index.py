@@ -210,6 +210,7 @@ def register(app: typer.Typer) -> None:
     from vidground import cli_search
 
     cli_search.register(app)
+    __import__("vidground.cli_workers").cli_workers.register(app)
 
 
 def _video_json(record: Any) -> dict[str, Any]:

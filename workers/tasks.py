@@ -82,6 +82,25 @@ def sweep() -> dict[str, list[int]]:
     return {"requeued": requeued, "failed": failed}
 
 
+@app.task(name=str(TaskName.SCAN))  # type: ignore[untyped-decorator]
+def scan() -> dict[str, Any]:
+    """Scan VIDGROUND_INGEST_SOURCES: one ingest job per new file, the run recorded (``workers.scan``)."""
+    from workers.scan import scan as scan_sources
+
+    rt = runtime()
+    options = rt.settings.options()
+    run = scan_sources(
+        rt.store.engine,
+        rt.store,
+        sources=rt.settings.ingest_sources,
+        tenant=DEFAULT_TENANT,
+        options=options.to_json(),
+        params_hash=options.params_hash(),
+        enqueue=lambda job_id: enqueue(TaskName.INGEST, job_id),
+    )
+    return {"run_id": run.id, "counts": run.counts()}
+
+
 # -- the path of every job --------------------------------------------------------------------------------------
 
 JobWork = Callable[[WorkerRuntime, JobRecord, Progress], None]

@@ -144,6 +144,12 @@ def celery_worker_command(name: str) -> list[str]:
     ]  # fmt: skip
 
 
+def vidground_worker_command() -> list[str]:
+    """``vidground worker`` (the CLI's entry point, run from this checkout)."""
+    entry = "import sys; from vidground.cli import main; sys.exit(main(sys.argv[1:]))"
+    return [sys.executable, "-c", entry, "worker", "--queues", "gpu,cpu", "--concurrency", "1"]
+
+
 @pytest.fixture(scope="module")
 def start_worker(worker_env: dict[str, str], redis_client: Any) -> Iterator[Callable[..., WorkerProcess]]:
     """``start_worker(command=None, **env)`` -> a started worker (stopped at the end of the module)."""

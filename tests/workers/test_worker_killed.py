@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tests.workers.conftest import WorkerProcess, send, wait_for_job
+from tests.workers.conftest import WorkerProcess, send, vidground_worker_command, wait_for_job
 from vidground import jobs
 from vidground.index.sql.models import Analysis, QueryOutcomeRow, Segment, SegmentEmbedding, Video
 from vidground.jobs import JobKind, JobStatus
@@ -48,7 +48,7 @@ def test_a_job_whose_worker_is_killed_mid_ingest_completes_once_after_a_restart(
     killed = jobs.get(engine, job.id)
     assert killed.status is JobStatus.RUNNING and killed.attempts == 1
 
-    second = start_worker(**SHORT_LIMITS)
+    second = start_worker(vidground_worker_command(), VIDGROUND_LOG_LEVEL="INFO", **SHORT_LIMITS)
     record, _ = wait_for_job(engine, job.id, timeout_s=90, worker=second)
     assert record.status is JobStatus.SUCCEEDED, (record.error, second.log())
     assert record.attempts == 2
