@@ -210,7 +210,10 @@ def register(app: typer.Typer) -> None:
     from vidground import cli_search
 
     cli_search.register(app)
-    __import__("vidground.cli_service").cli_service.register(app)
+    from vidground import cli_service, cli_workers
+
+    cli_service.register(app)
+    cli_workers.register(app)
 
 
 def _video_json(record: Any) -> dict[str, Any]:

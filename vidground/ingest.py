@@ -305,7 +305,7 @@ def _run_analyses(
     else:
         located = pipeline.locate(path, queries, runner=runner, options=options, video=video, on_progress=stage)
     if located is not None:
-        yield _locate_analysis(located, todo[AnalysisKind.LOCATE])
+        yield locate_analysis(located, todo[AnalysisKind.LOCATE])
 
 
 def _caption_analysis(result: CaptionResult, key: str) -> AnalysisRecord:
@@ -327,7 +327,8 @@ def _caption_analysis(result: CaptionResult, key: str) -> AnalysisRecord:
     )
 
 
-def _locate_analysis(result: VideoResult, key: str) -> AnalysisRecord:
+def locate_analysis(result: VideoResult, key: str) -> AnalysisRecord:
+    """A grounding result as the video's ``locate`` analysis: ranked answer segments and per-query outcomes."""
     provenance = result.provenance
     segments, outcomes = [], []
     for answer in result.results:

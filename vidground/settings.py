@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from vidground.options import (
@@ -116,6 +116,29 @@ class Settings(BaseSettings):
     def storage_root(self) -> Path:
         """Where uploaded videos are stored: ``storage_dir``, else ``data_dir/videos``."""
         return self.storage_dir if self.storage_dir is not None else self.data_dir / "videos"
+
+    # Workers (Celery, workers/app.py): time limits, process recycling, the stale-job sweeper, scheduled ingestion.
+    task_soft_time_limit_s: float = Field(default=3600.0, gt=0, description="A task is told to stop (job failed).")
+    task_time_limit_s: float = Field(default=3900.0, gt=0, description="A task's process is killed (hard limit).")
+    worker_max_tasks_per_child: int = Field(default=50, ge=1, description="Recycle a worker process after N tasks.")
+    worker_concurrency: int = Field(default=1, ge=1, description="Worker processes (one per GPU).")
+    visibility_margin_s: float = Field(
+        default=300.0, gt=0, description="Broker visibility timeout = hard limit + this (else long jobs run twice)."
+    )
+    sweep_interval_s: float = Field(default=300.0, gt=0, description="How often beat runs the stale-job sweeper.")
+    ingest_sources: list[str] = Field(
+        default_factory=list, description="Folder globs or manifest files beat scans (JSON list in the variable)."
+    )
+    ingest_interval_s: float = Field(default=3600.0, gt=0, description="How often beat scans ingest_sources.")
+
+    @model_validator(mode="after")
+    def _check_time_limits(self) -> Settings:
+        if self.task_soft_time_limit_s >= self.task_time_limit_s:
+            raise ValueError(
+                f"VIDGROUND_TASK_SOFT_TIME_LIMIT_S ({self.task_soft_time_limit_s}) must be below "
+                f"VIDGROUND_TASK_TIME_LIMIT_S ({self.task_time_limit_s}): the soft limit lets a job fail cleanly"
+            )
+        return self
 
 
 __all__ = ["DEFAULT_MODEL_ID", "DecoderName", "LogLevel", "ResizeMode", "Settings", "check_device"]

@@ -85,11 +85,16 @@ class PostgresStore:
 
     def set_status(self, video_id: int, status: VideoStatus, *, error: str | None = None) -> None:
         with Session(self.engine) as session, session.begin():
-            session.execute(
-                update(Video)
-                .where(Video.id == video_id)
-                .values(status=str(status), error=error, updated_at=datetime.now(UTC))
-            )
+            self.set_status_in(session, video_id, status, error=error)
+
+    @staticmethod
+    def set_status_in(session: Session, video_id: int, status: VideoStatus, *, error: str | None = None) -> None:
+        """:meth:`set_status` inside the caller's transaction."""
+        session.execute(
+            update(Video)
+            .where(Video.id == video_id)
+            .values(status=str(status), error=error, updated_at=datetime.now(UTC))
+        )
 
     def list_videos(self, *, tenant: str = DEFAULT_TENANT) -> list[VideoRecord]:
         with Session(self.engine) as session:
@@ -131,66 +136,82 @@ class PostgresStore:
         vectors: Sequence[Sequence[float]],
         embedder: str,
     ) -> None:
+        with Session(self.engine) as session, session.begin():
+            self.replace_analysis_in(session, video_id, analysis, vectors=vectors, embedder=embedder)
+
+    def replace_analysis_in(
+        self,
+        session: Session,
+        video_id: int,
+        analysis: AnalysisRecord,
+        *,
+        vectors: Sequence[Sequence[float]],
+        embedder: str,
+    ) -> None:
+        """:meth:`replace_analysis` inside the caller's transaction (a worker commits it with the job's end state).
+
+        Raises:
+            ValueError: not one vector per segment.
+        """
         if len(vectors) != len(analysis.segments):
             raise ValueError(f"expected one vector per segment: {len(analysis.segments)} segments, {len(vectors)}")
-        with Session(self.engine) as session, session.begin():
-            # The previous analysis of this kind goes with its segments, vectors and outcomes (cascade), in the
-            # same transaction as the new rows arrive: a reader sees the old rows or the new, never both or none.
-            session.execute(delete(Analysis).where(Analysis.video_id == video_id, Analysis.kind == str(analysis.kind)))
-            row = Analysis(
-                video_id=video_id,
-                kind=str(analysis.kind),
-                status=str(AnalysisStatus.SUCCEEDED),
-                analysis_key=analysis.analysis_key,
-                params_hash=analysis.params_hash,
-                options=None if analysis.options is None else _json(analysis.options),
-                model_id=analysis.model_id,
-                model_revision=analysis.model_revision,
-                provenance=None if analysis.provenance is None else _json(analysis.provenance),
-                timings_s=dict(analysis.timings_s),
-                finished_at=datetime.now(UTC),
+        # The previous analysis of this kind goes with its segments, vectors and outcomes (cascade), in the
+        # same transaction as the new rows arrive: a reader sees the old rows or the new, never both or none.
+        session.execute(delete(Analysis).where(Analysis.video_id == video_id, Analysis.kind == str(analysis.kind)))
+        row = Analysis(
+            video_id=video_id,
+            kind=str(analysis.kind),
+            status=str(AnalysisStatus.SUCCEEDED),
+            analysis_key=analysis.analysis_key,
+            params_hash=analysis.params_hash,
+            options=None if analysis.options is None else _json(analysis.options),
+            model_id=analysis.model_id,
+            model_revision=analysis.model_revision,
+            provenance=None if analysis.provenance is None else _json(analysis.provenance),
+            timings_s=dict(analysis.timings_s),
+            finished_at=datetime.now(UTC),
+        )
+        session.add(row)
+        session.flush()
+        if analysis.segments:
+            segment_ids = session.scalars(
+                insert(Segment).returning(Segment.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "video_id": video_id,
+                        "analysis_id": row.id,
+                        "source": str(s.source),
+                        "start_s": s.start_s,
+                        "end_s": s.end_s,
+                        "text": _text(s.text),
+                        "query": _text(s.query),
+                        "score": s.score,
+                        "rank": s.rank,
+                    }
+                    for s in analysis.segments
+                ],
+            ).all()
+            session.execute(
+                insert(SegmentEmbedding),
+                [
+                    {"segment_id": sid, "video_id": video_id, "model": embedder, "embedding": list(vector)}
+                    for sid, vector in zip(segment_ids, vectors, strict=True)
+                ],
             )
-            session.add(row)
-            session.flush()
-            if analysis.segments:
-                segment_ids = session.scalars(
-                    insert(Segment).returning(Segment.id, sort_by_parameter_order=True),
-                    [
-                        {
-                            "video_id": video_id,
-                            "analysis_id": row.id,
-                            "source": str(s.source),
-                            "start_s": s.start_s,
-                            "end_s": s.end_s,
-                            "text": _text(s.text),
-                            "query": _text(s.query),
-                            "score": s.score,
-                            "rank": s.rank,
-                        }
-                        for s in analysis.segments
-                    ],
-                ).all()
-                session.execute(
-                    insert(SegmentEmbedding),
-                    [
-                        {"segment_id": sid, "video_id": video_id, "model": embedder, "embedding": list(vector)}
-                        for sid, vector in zip(segment_ids, vectors, strict=True)
-                    ],
-                )
-            if analysis.outcomes:
-                session.execute(
-                    insert(QueryOutcomeRow),
-                    [
-                        {
-                            "analysis_id": row.id,
-                            "query": _text(o.query),
-                            "outcome": str(o.outcome),
-                            "raw": _json(o.raw),
-                            "issues": _json(o.issues),
-                        }
-                        for o in analysis.outcomes
-                    ],
-                )
+        if analysis.outcomes:
+            session.execute(
+                insert(QueryOutcomeRow),
+                [
+                    {
+                        "analysis_id": row.id,
+                        "query": _text(o.query),
+                        "outcome": str(o.outcome),
+                        "raw": _json(o.raw),
+                        "issues": _json(o.issues),
+                    }
+                    for o in analysis.outcomes
+                ],
+            )
 
     # -- the service's reads and deletes (api/): always one tenant's rows ------------------------------------
 

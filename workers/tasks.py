@@ -1,0 +1,306 @@
+"""The workers' tasks: thin shells that claim a job row, call the library, and write rows and end state together.
+
+Every job task follows the same path (:func:`_run_job`):
+
+1. **Claim** the row (``jobs.claim``: running, attempts + 1). A finished or cancelled job returns at once, so a
+   message delivered twice does the work once; a job past ``max_attempts`` (its worker died each time) fails.
+2. **Work**: ``ingest_file`` or ``pipeline.locate`` with the process's one runner (``workers.runtime``), progress
+   written to the row (which is also the heartbeat the sweeper reads); a cancel is noticed at the next progress step.
+3. **Finish** in ONE transaction: the analysis rows and the job's end state. A job cancelled meanwhile rolls its
+   rows back; a job run again replaces its analysis (``replace_analysis_in``), never duplicates it.
+
+Errors: a :class:`~vidground.errors.VidgroundError` (bad file, bad request) fails the job with its message and is
+not retried; a lost database connection is retried with backoff (the row stays running: the retry claims it
+again); anything else fails the job with the exception named and propagates (Celery logs the traceback).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from vidground import jobs
+from vidground.errors import ConfigError, VidgroundError
+from vidground.index.records import DEFAULT_TENANT, AnalysisKind, AnalysisRecord, NewVideo, VideoRecord, VideoStatus
+from vidground.jobs import JobKind, JobRecord, JobStatus
+from workers.app import TaskName, app, enqueue
+from workers.runtime import WorkerRuntime, runtime
+
+if TYPE_CHECKING:
+    from vidground.index.sql.store import PostgresStore
+    from vidground.options import AnalysisOptions
+    from vidground.results import Stage
+
+logger = logging.getLogger(__name__)
+
+TASK_OF_KIND = {JobKind.INGEST: TaskName.INGEST, JobKind.LOCATE: TaskName.LOCATE}
+DB_RETRIES = 3
+
+Progress = Callable[["Stage", int, int], None]
+
+
+class JobCancelled(Exception):
+    """The job was cancelled while it ran: stop and write nothing."""
+
+
+@app.task(  # type: ignore[untyped-decorator]  # celery has no type hints
+    name=str(TaskName.INGEST), bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=DB_RETRIES
+)
+def ingest(self: Any, job_id: int) -> None:
+    """Ingest one file (request ``{path, queries, captions}``): captions, standing queries, subtitles, embeddings."""
+    _run_job(job_id, _ingest_job)
+
+
+@app.task(  # type: ignore[untyped-decorator]
+    name=str(TaskName.LOCATE), bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=DB_RETRIES
+)
+def locate(self: Any, job_id: int) -> None:
+    """Ground queries (request ``{queries}``) in the job's video; the answers become its ``locate`` analysis."""
+    _run_job(job_id, _locate_job)
+
+
+@app.task(name=str(TaskName.SWEEP))  # type: ignore[untyped-decorator]
+def sweep() -> dict[str, list[int]]:
+    """Requeue jobs stuck in running past the hard time limit (their worker died) or fail those out of attempts."""
+    rt = runtime()
+    settings = rt.settings
+    engine = rt.store.engine
+    requeued, failed = jobs.requeue_stale(
+        engine, older_than_s=settings.task_time_limit_s + settings.visibility_margin_s
+    )
+    for job_id in requeued:
+        enqueue(TASK_OF_KIND[jobs.get(engine, job_id).kind], job_id)
+    if requeued or failed:
+        logger.warning("sweep requeued=%s failed=%s", requeued, failed)
+    return {"requeued": requeued, "failed": failed}
+
+
+@app.task(name=str(TaskName.SCAN))  # type: ignore[untyped-decorator]
+def scan() -> dict[str, Any]:
+    """Scan VIDGROUND_INGEST_SOURCES: one ingest job per new file, the run recorded (``workers.scan``)."""
+    from workers.scan import scan as scan_sources
+
+    rt = runtime()
+    options = rt.settings.options()
+    run = scan_sources(
+        rt.store.engine,
+        rt.store,
+        sources=rt.settings.ingest_sources,
+        tenant=DEFAULT_TENANT,
+        options=options.to_json(),
+        params_hash=options.params_hash(),
+        enqueue=lambda job_id: enqueue(TaskName.INGEST, job_id),
+    )
+    return {"run_id": run.id, "counts": run.counts()}
+
+
+# -- the path of every job --------------------------------------------------------------------------------------
+
+JobWork = Callable[[WorkerRuntime, JobRecord, Progress], None]
+
+
+def _run_job(job_id: int, work: JobWork) -> None:
+    rt = runtime()
+    engine = rt.store.engine
+    job = jobs.claim(engine, job_id)
+    if job is None:
+        logger.info("job_id=%s is finished, cancelled or gone: nothing to do", job_id)
+        return
+    if job.attempts > job.max_attempts:
+        jobs.fail(engine, job_id, f"gave up after {job.max_attempts} attempts: the worker died each time")
+        logger.warning("job_id=%s gave up after %s attempts", job_id, job.max_attempts)
+        return
+    logger.info("job_id=%s kind=%s attempt=%s started", job_id, job.kind, job.attempts)
+
+    def on_progress(stage: Stage, done: int, total: int) -> None:
+        jobs.progress(engine, job_id, stage=str(stage), done=done, total=total)
+        if jobs.is_cancelled(engine, job_id):
+            raise JobCancelled
+
+    try:
+        work(rt, job, on_progress)
+    except JobCancelled:
+        logger.info("job_id=%s cancelled while running: nothing written", job_id)
+    except SoftTimeLimitExceeded:
+        limit_s = rt.settings.task_soft_time_limit_s
+        jobs.fail(engine, job_id, f"job {job_id}: ran longer than {limit_s:g} s (VIDGROUND_TASK_SOFT_TIME_LIMIT_S); "
+                                  "raise the limit or split the video")  # fmt: skip
+    except VidgroundError as exc:
+        logger.info("job_id=%s failed: %s", job_id, exc)
+        jobs.fail(engine, job_id, str(exc))
+    except OperationalError:
+        raise  # the database went away: Celery retries, the row is still running and is claimed again
+    except Exception as exc:
+        jobs.fail(engine, job_id, f"internal error: {type(exc).__name__}: {exc}")
+        raise
+
+
+def _finish(rt: WorkerRuntime, job: JobRecord, writes: Callable[[Session], None], *, status: JobStatus,
+            result: Mapping[str, Any], error: str | None, started: float) -> None:  # fmt: skip
+    """The job's rows (``writes``) and its end state in one transaction; nothing is kept when it was cancelled."""
+    with Session(rt.store.engine) as session, session.begin():
+        writes(session)
+        timings_s = {"run": time.perf_counter() - started}
+        if not jobs.finish_in(session, job.id, status, result=_storable(result), error=error, timings_s=timings_s):
+            raise JobCancelled  # rolls the rows back with the transaction
+    logger.info("job_id=%s %s in %.1f s", job.id, status, time.perf_counter() - started)
+
+
+def _options(rt: WorkerRuntime, job: JobRecord) -> AnalysisOptions:
+    """The job's options as stored with it; a job that stored none takes this worker's configured knobs. Their
+    torch thread count applies to this process from now on (as the CLI does for its one run)."""
+    from vidground.options import AnalysisOptions
+
+    options = AnalysisOptions.from_json(job.options) if job.options else rt.settings.options()
+    if options.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(options.torch_threads)
+    return options
+
+
+def _queries(job: JobRecord) -> tuple[str, ...]:
+    queries = job.request.get("queries") or ()
+    if isinstance(queries, str) or not all(isinstance(q, str) for q in queries):
+        raise ConfigError(f"job {job.id}: request.queries must be a list of strings, got {queries!r}")
+    return tuple(queries)
+
+
+# -- ingest -----------------------------------------------------------------------------------------------------
+
+
+def _ingest_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> None:
+    from vidground.ingest import FileOutcome, IngestRequest, ingest_file
+
+    started = time.perf_counter()
+    path = job.request.get("path")
+    if (not isinstance(path, str) or not path) and job.video_id is not None:
+        # An upload's job: the API stored the file and registered the video; ingest it where it lies.
+        path = rt.store.get_video(job.video_id, tenant=job.tenant).path
+    if not isinstance(path, str) or not path:
+        raise ConfigError(f"job {job.id}: an ingest job needs a file path or a video, got {path!r}")
+    request = IngestRequest(
+        model_id=rt.settings.model_id,
+        model_revision=rt.settings.model_revision,
+        queries=_queries(job),
+        captions=bool(job.request.get("captions", True)),
+        tenant=job.tenant,
+    )
+    runner = rt.runner() if request.captions or request.queries else None
+    deferred = DeferredWrites(rt.store)
+    report = ingest_file(
+        Path(path),
+        request,
+        store=deferred,
+        embedder=rt.embedder,
+        runner=runner,
+        options=_options(rt, job),
+        on_progress=lambda _path, stage, done, total: on_progress(stage, done, total),
+    )
+    failed = report.outcome is FileOutcome.FAILED
+    result = {
+        "video_id": report.video_id,
+        "content_hash": report.content_hash,
+        "outcome": str(report.outcome),
+        "stored": [str(k) for k in report.stored],
+        "skipped": [str(k) for k in report.skipped],
+        "n_segments": report.n_segments,
+    }
+    _finish(rt, job, deferred.write_in, status=JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
+            result=result, error=report.reason if failed else None, started=started)  # fmt: skip
+
+
+class DeferredWrites:
+    """An IndexStore for one ingest job: reads and registers the video at once (idempotent by content hash), but
+    holds the analyses and the video's status until :meth:`write_in` puts them in the job's final transaction."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._analyses: list[tuple[int, AnalysisRecord, list[list[float]], str]] = []
+        self._statuses: list[tuple[int, VideoStatus, str | None]] = []
+
+    def find_video(self, content_hash: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord | None:
+        return self._store.find_video(content_hash, tenant=tenant)
+
+    def add_video(self, video: NewVideo) -> VideoRecord:
+        return self._store.add_video(video)
+
+    def analysis_key(self, video_id: int, kind: AnalysisKind) -> str | None:
+        return self._store.analysis_key(video_id, kind)
+
+    def replace_analysis(
+        self, video_id: int, analysis: AnalysisRecord, *, vectors: Sequence[Sequence[float]], embedder: str
+    ) -> None:
+        self._analyses.append((video_id, analysis, [list(v) for v in vectors], embedder))
+
+    def set_status(self, video_id: int, status: VideoStatus, *, error: str | None = None) -> None:
+        self._statuses.append((video_id, status, error))
+
+    def list_videos(self, *, tenant: str = DEFAULT_TENANT) -> list[VideoRecord]:
+        return self._store.list_videos(tenant=tenant)
+
+    def forget(self, ref: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord:
+        return self._store.forget(ref, tenant=tenant)
+
+    def write_in(self, session: Session) -> None:
+        """Write what was held, in the caller's transaction."""
+        for video_id, analysis, vectors, embedder in self._analyses:
+            self._store.replace_analysis_in(session, video_id, analysis, vectors=vectors, embedder=embedder)
+        for video_id, status, error in self._statuses:
+            self._store.set_status_in(session, video_id, status, error=error)
+
+
+# -- locate -----------------------------------------------------------------------------------------------------
+
+
+def _locate_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> None:
+    from vidground import pipeline
+    from vidground.index.records import analysis_key
+    from vidground.index.sql.models import Video
+    from vidground.ingest import locate_analysis
+    from vidground.model.prompts import PROMPT_VERSION
+
+    started = time.perf_counter()
+    queries = _queries(job)
+    if not queries:
+        raise ConfigError(f"job {job.id}: a locate job needs at least one query")
+    with Session(rt.store.engine) as session:
+        video = None if job.video_id is None else session.get(Video, job.video_id)
+        if video is None:
+            raise ConfigError(f"job {job.id}: its video {job.video_id} is not in the index (deleted?)")
+        video_id, path = video.id, Path(video.path)
+    options = _options(rt, job)
+    located = pipeline.locate(path, queries, runner=rt.runner(), options=options, on_progress=on_progress)
+    key = analysis_key(
+        AnalysisKind.LOCATE,
+        params_hash=options.params_hash(),
+        model_id=rt.settings.model_id,
+        model_revision=rt.settings.model_revision,
+        prompt_version=PROMPT_VERSION,
+        queries=queries,
+    )
+    analysis = locate_analysis(located, key)
+    vectors = rt.embedder.embed([s.searchable_text for s in analysis.segments])
+
+    def writes(session: Session) -> None:
+        rt.store.replace_analysis_in(session, video_id, analysis, vectors=vectors, embedder=rt.embedder.name)
+
+    _finish(rt, job, writes, status=JobStatus.SUCCEEDED, result=located.to_json(), error=None, started=started)
+
+
+def _storable(value: Any) -> Any:
+    """JSON that PostgreSQL accepts: a model's raw answer can hold NUL characters, which JSONB refuses."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, Mapping):
+        return {str(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
