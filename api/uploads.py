@@ -219,14 +219,3 @@ def resolve_import(root: Path | None, given: str) -> Path:
         raise NotFoundError(f"path {given!r}: no such file under the import root")
     return resolved
 
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """The sha256 hex digest of a file and its size, read in 1 MiB chunks (``vidground.ingest.hash_file``'s twin:
-    that module imports the pipeline, which the API process must not)."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(HASH_CHUNK_BYTES):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size

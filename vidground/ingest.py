@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vidground.errors import ConfigError, VidgroundError
 from vidground.index.embed import Embedder
@@ -45,11 +46,13 @@ from vidground.index.records import (
     analysis_key,
 )
 from vidground.index.store import IndexStore
-from vidground.model.base import VideoRunner
 from vidground.model.prompts import PROMPT_VERSION
 from vidground.options import AnalysisOptions
 from vidground.results import CaptionResult, Stage, VideoResult
 from vidground.timeline import VideoProbe
+
+if TYPE_CHECKING:  # importing this module (hash_file, for the API) must not import torch
+    from vidground.model.base import VideoRunner
 
 logger = logging.getLogger(__name__)
 

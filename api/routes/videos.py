@@ -33,11 +33,12 @@ from api.schemas import (
     VideoList,
     VideoPublic,
 )
-from api.uploads import UploadError, hash_file, receive_upload, resolve_import
+from api.uploads import UploadError, receive_upload, resolve_import
 from vidground import jobs
 from vidground.errors import ConfigError, NotFoundError, VideoDecodeError
 from vidground.index.records import NewVideo, SegmentRecord, Source, VideoRecord, VideoStatus
 from vidground.index.sql.store import PostgresStore
+from vidground.ingest import hash_file
 from vidground.jobs import JobKind, JobRecord
 from vidground.output.timecodes import TimeStyle, format_timecode
 from vidground.settings import Settings

@@ -35,7 +35,7 @@ def test_serving_non_search_endpoints_imports_no_torch(api_settings: Settings, b
             for url in ["/v1/videos", f"/v1/videos/{{vid}}", f"/v1/videos/{{vid}}/captions?format=srt",
                         f"/v1/videos/{{vid}}/events", "/v1/jobs", "/healthz", "/metrics", "/openapi.json"]:
                 assert client.get(url, headers=h).status_code == 200, url
-        heavy = ["torch", "transformers", "vidground.pipeline", "vidground.model.runner", "vidground.ingest"]
+        heavy = ["torch", "transformers", "vidground.pipeline", "vidground.model.runner"]
         print(json.dumps([m for m in heavy if m in sys.modules]))
         """
     )
