@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -112,3 +113,24 @@ def test_works_offline_without_network() -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["384"]
     assert "Loading weights" not in done.stderr
+
+
+def test_without_torch_the_embedder_says_so(tmp_path: Path) -> None:
+    """In an install without torch (the API image), embedding is a ModelNotAvailable (HTTP 503), not a crash."""
+    blocker = tmp_path / "torch"
+    blocker.mkdir()
+    (blocker / "__init__.py").write_text("raise ImportError('torch is not installed in this image')\n")
+    code = (
+        "from vidground.errors import ModelNotAvailable\n"
+        "from vidground.index.embed import get_embedder\n"
+        "try:\n    get_embedder('all-MiniLM-L6-v2').embed(['a dog'])\n"
+        "except ModelNotAvailable as exc:\n    print('MNA', exc.http_status, exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[2])])},
+    )
+    assert done.stdout.startswith("MNA 503 ") and "needs torch" in done.stdout, done.stderr

