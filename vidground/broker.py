@@ -119,7 +119,13 @@ def _embedded_server(data_dir: Path) -> ValkeyServer:
             appendfsync="everysec",
         )
         try:
-            server.start(timeout=START_TIMEOUT_S)
+            # SIGINT blocked while the server is spawned stays blocked in it (a signal mask survives exec): a
+            # terminal's Ctrl-C, sent to the whole foreground group, reaches the owner, which stops the server last.
+            blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+            try:
+                server.start(timeout=START_TIMEOUT_S)
+            finally:
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         except (ValkeyServerError, OSError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(

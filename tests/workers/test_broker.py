@@ -40,6 +40,8 @@ def test_embedded_valkey_starts_answers_and_stops(data_dir: Path) -> None:
     pid = broker.embedded_broker_pid(data_dir)
     assert pid is not None
     assert broker.broker_url(Settings(data_dir=data_dir)) == url  # the same server, not a second one
+    os.kill(pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group: only the owner may stop the server
+    assert client.ping() is True
 
     broker.release_broker(data_dir)
 
