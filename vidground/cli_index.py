@@ -214,6 +214,7 @@ def register(app: typer.Typer) -> None:
 
     cli_service.register(app)
     cli_workers.register(app)
+    __import__("vidground.cli_serve").cli_serve.register(app)
 
 
 def _video_json(record: Any) -> dict[str, Any]:
