@@ -1,1 +1,1 @@
-"""Celery GPU workers and the beat schedule (not built yet; see the README's "Not done yet")."""
+"""Celery workers: the app (``app``), thin tasks (``tasks``), the per-process model runtime, scheduled scans."""

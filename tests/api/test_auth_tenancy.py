@@ -85,3 +85,25 @@ def test_every_endpoint_hides_another_tenants_video_and_job(
     assert client.get(f"/v1/videos/{video.id}", headers=globex).status_code == 200
     assert client.get(f"/v1/jobs/{job.id}", headers=globex).json()["status"] == "queued"
     assert file.exists()
+
+
+def test_ingest_runs_are_listed_per_tenant(client, engine, acme, globex) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from vidground.index.sql.models import IngestRun
+
+    with Session(engine) as session, session.begin():
+        for tenant, path in (("acme", "/footage/a.mp4"), ("globex", "/footage/g.mp4")):
+            session.add(
+                IngestRun(
+                    tenant=tenant,
+                    status="succeeded",
+                    sources=["/footage/*.mp4"],
+                    files=[{"path": path, "outcome": "queued", "job_id": None, "reason": None}],
+                )
+            )
+    runs = client.get("/v1/ingest-runs", headers=acme)
+    assert runs.status_code == 200, runs.text
+    (run,) = runs.json()["items"]
+    assert run["files"][0]["path"] == "/footage/a.mp4" and run["counts"] == {"queued": 1}
+    assert client.get("/v1/ingest-runs").status_code == 401
