@@ -20,8 +20,9 @@ import pytest
 from tests.model.conftest import tiny_model_dir  # noqa: F401  (a fixture used by the worker fixtures)
 
 REPO = Path(__file__).resolve().parents[2]
-REDIS_URL = "redis://127.0.0.1:6379/15"
-READY_TIMEOUT_S = 60.0
+# The machine's Redis; the tests empty their database, so two runs at once need different ones.
+REDIS_URL = f"redis://127.0.0.1:6379/{os.environ.get('VIDGROUND_TEST_REDIS_DB', '15')}"
+READY_TIMEOUT_S = 120.0
 
 
 def _redis_or_skip() -> Any:
@@ -194,7 +195,7 @@ def send(producer: Any, task: str, job_id: int) -> None:
 
 
 def wait_for_job(
-    engine: Any, job_id: int, *, timeout_s: float = 60.0, worker: WorkerProcess | None = None
+    engine: Any, job_id: int, *, timeout_s: float = 180.0, worker: WorkerProcess | None = None
 ) -> tuple[Any, list[str]]:
     """Poll the job row until it is finished: (its record, the statuses seen in order)."""
     from vidground import jobs
