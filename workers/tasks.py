@@ -30,7 +30,7 @@ from vidground import jobs
 from vidground.errors import ConfigError, VidgroundError
 from vidground.index.records import DEFAULT_TENANT, AnalysisKind, AnalysisRecord, NewVideo, VideoRecord, VideoStatus
 from vidground.jobs import JobKind, JobRecord, JobStatus
-from workers.app import TaskName, app, enqueue
+from workers.app import QueueName, TaskName, app, enqueue
 from workers.runtime import WorkerRuntime, runtime
 
 if TYPE_CHECKING:
@@ -105,8 +105,8 @@ def scan() -> dict[str, Any]:
     return {"run_id": run.id, "counts": run.counts()}
 
 
-@app.task(name=str(TaskName.WEBHOOK), bind=True, max_retries=WEBHOOK_TRIES - 1)  # type: ignore[untyped-decorator]
-def webhook(self: Any, job_id: int) -> None:
+@app.task(name=str(TaskName.WEBHOOK))  # type: ignore[untyped-decorator]
+def webhook(job_id: int, attempt: int = 1) -> None:
     """POST a finished job's signed payload to its webhook URL (``vidground.webhooks``); retried with backoff
     (``webhook_retry_base_s`` x 1, 3, 9, 27) on a connection error, a timeout, 408, 429 or 5xx. Each attempt's
     outcome is kept in the job's ``result["webhook"]``."""
@@ -117,7 +117,6 @@ def webhook(self: Any, job_id: int) -> None:
     rt = runtime()
     engine = rt.store.engine
     job = jobs.get(engine, job_id)
-    attempt = self.request.retries + 1
     key_id = job.request.get("api_key_id")
     if job.webhook_url is None or not isinstance(key_id, int):
         logger.warning("job_id=%s webhook not sent: no webhook_url or no API key to sign with", job_id)
@@ -144,7 +143,13 @@ def webhook(self: Any, job_id: int) -> None:
         return
     logger.warning("job_id=%s webhook attempt=%s failed: %s", job_id, attempt, error)
     if will_retry:
-        raise self.retry(countdown=rt.settings.webhook_retry_base_s * 3 ** (attempt - 1))
+        # A new message through this module's app, not ``self.retry``: in a spawn pool process the task's bound app
+        # is an unpickled copy without the broker settings (read lazily from the environment), so its retry went
+        # to the default broker and was lost.
+        countdown_s = rt.settings.webhook_retry_base_s * 3 ** (attempt - 1)
+        app.send_task(
+            str(TaskName.WEBHOOK), args=[job_id, attempt + 1], queue=str(QueueName.CPU), countdown=countdown_s
+        )
 
 
 # -- the path of every job --------------------------------------------------------------------------------------
