@@ -30,8 +30,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    got = Receiver(codes=[500])
+def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
+    got = Receiver(codes=list(getattr(request, "param", [500])))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -89,29 +89,46 @@ def worker(start_worker: Callable[..., WorkerProcess]) -> WorkerProcess:
     return start_worker()
 
 
-def test_locate_job_webhook_is_retried_after_a_500_and_verifies_with_the_keys_secret(
-    worker: WorkerProcess, producer: Any, engine: Any, bikes_video: Path, receiver: Receiver
-) -> None:
-    key = keys.create(engine, tenant="default", name="hooks")
+@pytest.fixture(scope="module")
+def video_id(worker: WorkerProcess, producer: Any, engine: Any, bikes_video: Path) -> int:
+    """A video in the index (ingested without the model: no captions, no queries)."""
     ingest = jobs.create(engine, tenant="default", kind=JobKind.INGEST, video_id=None,
                          request={"path": str(bikes_video), "captions": False, "queries": []},
                          options={}, params_hash="-")  # fmt: skip
     send(producer, "vidground.ingest", ingest.id)
     ingested, _ = wait_for_job(engine, ingest.id, worker=worker)
     assert ingested.result is not None, (ingested.error, worker.log())
-    job = jobs.create(engine, tenant="default", kind=JobKind.LOCATE, video_id=ingested.result["video_id"],
-                      request={"queries": ["a person on a bike"], "api_key_id": key.record.id}, options={},
-                      params_hash="-", webhook_url=receiver.url)  # fmt: skip
+    return int(ingested.result["video_id"])
+
+
+def _locate(engine: Any, video_id: int, queries: list[str], *, key_id: int, url: str) -> jobs.JobRecord:
+    return jobs.create(engine, tenant="default", kind=JobKind.LOCATE, video_id=video_id,
+                       request={"queries": queries, "api_key_id": key_id}, options={}, params_hash="-",
+                       webhook_url=url)  # fmt: skip
+
+
+def _delivery(engine: Any, job_id: int, *, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The job's webhook record once it is final (delivered, or not retrying)."""
+    delivery: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        delivery = (jobs.get(engine, job_id).result or {}).get("webhook") or {}
+        if delivery and not delivery["retrying"]:
+            break
+        time.sleep(0.1)
+    return delivery
+
+
+def test_locate_job_webhook_is_retried_after_a_500_and_verifies_with_the_keys_secret(
+    worker: WorkerProcess, producer: Any, engine: Any, video_id: int, receiver: Receiver
+) -> None:
+    key = keys.create(engine, tenant="default", name="hooks")
+    job = _locate(engine, video_id, ["a person on a bike"], key_id=key.record.id, url=receiver.url)
     send(producer, "vidground.locate", job.id)
     record, _ = wait_for_job(engine, job.id, worker=worker)
     assert record.status is JobStatus.SUCCEEDED, (record.error, worker.log())
 
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        delivery = (jobs.get(engine, job.id).result or {}).get("webhook") or {}
-        if delivery.get("delivered"):
-            break
-        time.sleep(0.1)
+    delivery = _delivery(engine, job.id)
     assert delivery == {"delivered": True, "attempts": 2, "status_code": 200, "error": None, "retrying": False}, (
         worker.log()
     )
@@ -124,3 +141,22 @@ def test_locate_job_webhook_is_retried_after_a_500_and_verifies_with_the_keys_se
     data = webhooks.payload(jobs.get(engine, job.id))
     assert body == data  # what was sent is the job as it ended (the delivery record is not in the payload)
     assert b'"status":"succeeded"' in body and b'"a person on a bike"' in body
+
+
+@pytest.mark.parametrize("receiver", [[404]], indirect=True)
+def test_failed_job_webhook_is_sent_and_a_404_is_not_retried(
+    worker: WorkerProcess, producer: Any, engine: Any, video_id: int, receiver: Receiver
+) -> None:
+    key = keys.create(engine, tenant="default", name="hooks-404")
+    job = _locate(engine, video_id, [], key_id=key.record.id, url=receiver.url)  # no query: the job fails
+    send(producer, "vidground.locate", job.id)
+    record, _ = wait_for_job(engine, job.id, worker=worker)
+    assert record.status is JobStatus.FAILED
+
+    delivery = _delivery(engine, job.id)
+    assert delivery == {"delivered": False, "attempts": 1, "status_code": 404, "error": "HTTP 404", "retrying": False}
+    time.sleep(1.0)  # a retry would have come by now (base 0.2 s)
+    assert len(receiver.received) == 1
+    headers, body = receiver.received[0]
+    assert webhooks.verify(key.webhook_secret, headers, body)
+    assert b'"status":"failed"' in body and b"at least one query" in body
