@@ -30,6 +30,7 @@ def register(app: typer.Typer) -> None:
         r = new.record
         said = f"key {r.id} ({r.prefix}) for tenant {r.tenant}: store it now, it is not shown again"
         cli.err.print(said, markup=False)
+        cli.err.print(f"webhook secret (verifies this key's job webhooks): {new.webhook_secret}", markup=False)
         cli.out.print(new.key, markup=False)
 
     @keys_app.command("list", epilog=cli._epilog("vidground keys list", "vidground keys list --format json"))

@@ -43,10 +43,12 @@ class ApiKeyRecord:
 
 @dataclass(frozen=True)
 class NewKey:
-    """A key just made: ``key`` is the only copy of the plain key there will ever be."""
+    """A key just made: ``key`` is the only copy of the plain key there will ever be; ``webhook_secret`` signs the
+    webhooks of its jobs (``vidground.webhooks``; :func:`webhook_secret` reads it again)."""
 
     record: ApiKeyRecord
     key: str
+    webhook_secret: str
 
 
 def hash_key(key: str) -> str:
@@ -88,7 +90,7 @@ def create(engine: Engine, *, tenant: str, name: str | None = None) -> NewKey:
         session.add(row)
         session.flush()
         session.refresh(row)
-        return NewKey(record=_record(row), key=key)
+        return NewKey(record=_record(row), key=key, webhook_secret=row.webhook_secret)
 
 
 def list_keys(engine: Engine, *, tenant: str | None = None) -> list[ApiKeyRecord]:

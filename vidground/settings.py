@@ -130,6 +130,9 @@ class Settings(BaseSettings):
         default_factory=list, description="Folder globs or manifest files beat scans (JSON list in the variable)."
     )
     ingest_interval_s: float = Field(default=3600.0, gt=0, description="How often beat scans ingest_sources.")
+    webhook_retry_base_s: float = Field(
+        default=10.0, gt=0, description="First wait before a failed webhook delivery is retried (then x3 each time)."
+    )
 
     @model_validator(mode="after")
     def _check_time_limits(self) -> Settings:

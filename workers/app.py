@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 class QueueName(StrEnum):
     GPU = "gpu"  # model work: ingest (captions, standing queries), locate
-    CPU = "cpu"  # no model: sweeping, scanning the ingest sources
+    CPU = "cpu"  # no model: sweeping, scanning the ingest sources, webhooks
 
 
 class TaskName(StrEnum):
@@ -39,6 +39,7 @@ class TaskName(StrEnum):
     LOCATE = "vidground.locate"
     SWEEP = "vidground.sweep"
     SCAN = "vidground.scan"
+    WEBHOOK = "vidground.webhook"
 
 
 ROUTES: dict[TaskName, QueueName] = {
@@ -46,6 +47,7 @@ ROUTES: dict[TaskName, QueueName] = {
     TaskName.LOCATE: QueueName.GPU,
     TaskName.SWEEP: QueueName.CPU,
     TaskName.SCAN: QueueName.CPU,
+    TaskName.WEBHOOK: QueueName.CPU,
 }
 
 

@@ -30,10 +30,12 @@ from vidground import jobs
 from vidground.errors import ConfigError, VidgroundError
 from vidground.index.records import DEFAULT_TENANT, AnalysisKind, AnalysisRecord, NewVideo, VideoRecord, VideoStatus
 from vidground.jobs import JobKind, JobRecord, JobStatus
-from workers.app import TaskName, app, enqueue
+from workers.app import QueueName, TaskName, app, enqueue
 from workers.runtime import WorkerRuntime, runtime
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from vidground.index.sql.store import PostgresStore
     from vidground.options import AnalysisOptions
     from vidground.results import Stage
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 TASK_OF_KIND = {JobKind.INGEST: TaskName.INGEST, JobKind.LOCATE: TaskName.LOCATE}
 DB_RETRIES = 3
+WEBHOOK_TRIES = 5
+WEBHOOK_TIMEOUT_S = 10.0
 
 Progress = Callable[["Stage", int, int], None]
 
@@ -101,6 +105,53 @@ def scan() -> dict[str, Any]:
     return {"run_id": run.id, "counts": run.counts()}
 
 
+@app.task(name=str(TaskName.WEBHOOK))  # type: ignore[untyped-decorator]
+def webhook(job_id: int, attempt: int = 1) -> None:
+    """POST a finished job's signed payload to its webhook URL (``vidground.webhooks``); retried with backoff
+    (``webhook_retry_base_s`` x 1, 3, 9, 27) on a connection error, a timeout, 408, 429 or 5xx. Each attempt's
+    outcome is kept in the job's ``result["webhook"]``."""
+    import httpx
+
+    from vidground import keys, webhooks
+
+    rt = runtime()
+    engine = rt.store.engine
+    job = jobs.get(engine, job_id)
+    key_id = job.request.get("api_key_id")
+    if job.webhook_url is None or not isinstance(key_id, int):
+        logger.warning("job_id=%s webhook not sent: no webhook_url or no API key to sign with", job_id)
+        return
+    body = webhooks.payload(job)
+    status_code: int | None = None
+    try:
+        response = httpx.post(
+            job.webhook_url, content=body, headers=webhooks.headers(keys.webhook_secret(engine, key_id), body),
+            timeout=WEBHOOK_TIMEOUT_S,
+        )  # fmt: skip
+        status_code = response.status_code
+        error = None if response.is_success else f"HTTP {status_code}"
+    except httpx.HTTPError as exc:  # connection refused, timeout, bad URL: nothing came back
+        error = f"{type(exc).__name__}: {exc}"
+    retryable = error is not None and (status_code is None or status_code >= 500 or status_code in (408, 429))
+    will_retry = retryable and attempt < WEBHOOK_TRIES
+    webhooks.record_delivery(engine, job_id, {
+        "delivered": error is None, "attempts": attempt, "status_code": status_code, "error": error,
+        "retrying": will_retry,
+    })  # fmt: skip
+    if error is None:
+        logger.info("job_id=%s webhook delivered attempt=%s", job_id, attempt)
+        return
+    logger.warning("job_id=%s webhook attempt=%s failed: %s", job_id, attempt, error)
+    if will_retry:
+        # A new message through this module's app, not ``self.retry``: in a spawn pool process the task's bound app
+        # is an unpickled copy without the broker settings (read lazily from the environment), so its retry went
+        # to the default broker and was lost.
+        countdown_s = rt.settings.webhook_retry_base_s * 3 ** (attempt - 1)
+        app.send_task(
+            str(TaskName.WEBHOOK), args=[job_id, attempt + 1], queue=str(QueueName.CPU), countdown=countdown_s
+        )
+
+
 # -- the path of every job --------------------------------------------------------------------------------------
 
 JobWork = Callable[[WorkerRuntime, JobRecord, Progress], None]
@@ -116,6 +167,7 @@ def _run_job(job_id: int, work: JobWork) -> None:
     if job.attempts > job.max_attempts:
         jobs.fail(engine, job_id, f"gave up after {job.max_attempts} attempts: the worker died each time")
         logger.warning("job_id=%s gave up after %s attempts", job_id, job.max_attempts)
+        _announce(engine, job)
         return
     logger.info("job_id=%s kind=%s attempt=%s started", job_id, job.kind, job.attempts)
 
@@ -139,7 +191,17 @@ def _run_job(job_id: int, work: JobWork) -> None:
         raise  # the database went away: Celery retries, the row is still running and is claimed again
     except Exception as exc:
         jobs.fail(engine, job_id, f"internal error: {type(exc).__name__}: {exc}")
+        _announce(engine, job)
         raise
+    _announce(engine, job)
+
+
+def _announce(engine: Engine, job: JobRecord) -> None:
+    """Send the job's webhook task when it has a webhook URL and has ended (succeeded, failed, or cancelled while
+    it ran); a job retried after a lost database connection is still running and announces nothing yet."""
+    if job.webhook_url is None or not jobs.get(engine, job.id).status.finished:
+        return
+    enqueue(TaskName.WEBHOOK, job.id)
 
 
 def _finish(rt: WorkerRuntime, job: JobRecord, writes: Callable[[Session], None], *, status: JobStatus,

@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import bearer
 from vidground.cli import main
+from vidground.index.sql.engine import make_engine
+from vidground.keys import authenticate, webhook_secret
 from vidground.settings import Settings
 
 
@@ -22,6 +24,10 @@ def test_keys_create_list_revoke(
     key = created.out.strip().splitlines()[-1]  # the last line of stdout is the key
     assert key.startswith("vg_") and key not in created.err
     assert client.get("/v1/videos", headers=bearer(key)).status_code == 200
+    secret = created.err.split("webhook secret (verifies this key's job webhooks): ")[1].split()[0]
+    engine = make_engine(str(api_settings.database_url))
+    assert secret == webhook_secret(engine, authenticate(engine, key).id)  # what signs this key's webhooks
+    engine.dispose()
 
     assert main(["keys", "list", "--format", "json"]) == 0
     (listed,) = json.loads(capsys.readouterr().out)
