@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from kombu.entity import Queue
+from kombu.entity import Exchange, Queue
 
 if TYPE_CHECKING:
     from vidground.settings import Settings
@@ -73,7 +73,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         "task_ignore_result": True,  # the job row is the result
-        "task_queues": [Queue(str(q)) for q in QueueName],  # type: ignore[no-untyped-call]
+        # Each queue its own exchange and routing key: a bare Queue(name) binds to the default exchange with an
+        # empty key, and Redis then lists both queues under one binding.
+        "task_queues": [Queue(str(q), Exchange(str(q)), routing_key=str(q)) for q in QueueName],  # type: ignore[no-untyped-call]
         "task_default_queue": str(QueueName.CPU),
         "task_routes": {str(task): {"queue": str(queue)} for task, queue in ROUTES.items()},
         "task_acks_late": True,

@@ -3,6 +3,7 @@ secret."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -54,7 +55,7 @@ def receiver(request: pytest.FixtureRequest) -> Iterator[Receiver]:
 
 # A Redis database of this module's own: a retry is a new message, which any worker on the shared test database
 # (db 15: other modules' workers, other checkouts' test runs) could take and drop as an unknown task.
-WEBHOOK_REDIS_URL = "redis://127.0.0.1:6379/13"
+WEBHOOK_REDIS_URL = f"redis://127.0.0.1:6379/{int(os.environ.get('VIDGROUND_TEST_REDIS_DB', '15')) - 1}"
 
 
 @pytest.fixture(scope="module")
