@@ -143,8 +143,7 @@ def encode(
     """
     options = options or AnalysisOptions()
     clock = _Clock()
-    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
-    window_s = window_length_s(video, options)
+    video, window_s = _probed(path, video, options, clock)
     if window_s is not None:
         sampling = options.sampling
         raise SamplingError(
@@ -224,8 +223,7 @@ def locate(
     _grounding_prompts(queries)  # bad queries fail before any video work
     options = options or AnalysisOptions()
     clock = _Clock()
-    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
-    window_s = window_length_s(video, options)
+    video, window_s = _probed(path, video, options, clock)
     if window_s is None:
         clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
         return locate_encoded(replace(clip, timings_s=clock.seconds), queries, runner=runner, on_progress=on_progress)
@@ -279,8 +277,7 @@ def caption(
     """
     options = options or AnalysisOptions()
     clock = _Clock()
-    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
-    window_s = window_length_s(video, options)
+    video, window_s = _probed(path, video, options, clock)
     if window_s is None:
         clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
         return caption_encoded(replace(clip, timings_s=clock.seconds), runner=runner, on_progress=on_progress)
@@ -327,8 +324,7 @@ def caption_and_locate(
     prompts = _grounding_prompts(queries) if queries else []
     options = options or AnalysisOptions()
     clock = _Clock()
-    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
-    window_s = window_length_s(video, options)
+    video, window_s = _probed(path, video, options, clock)
     range_start_s, range_end_s = analysed_range_s(video, options.sampling)
     walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
     caption_raw: list[str] = []
@@ -591,6 +587,14 @@ def window_length_s(video: VideoProbe, options: AnalysisOptions) -> float | None
     first, last = frame_range_s(video, video_start=sampling.video_start, video_end=sampling.video_end)
     wanted_frames = (last - first + 1) / video.fps * fps
     return window_s if wanted_frames > window_s * fps else None
+
+
+def _probed(
+    path: str | os.PathLike[str], video: VideoProbe | None, options: AnalysisOptions, clock: _Clock
+) -> tuple[VideoProbe, float | None]:
+    """The file's probe (the caller's, else made now and timed) and its window length (None: one call sees it)."""
+    video = video if video is not None else clock.timed(Stage.PROBE, probe, path)
+    return video, window_length_s(video, options)
 
 
 def _border_tolerance_s(sampling: SamplingOptions) -> float:
