@@ -6,8 +6,8 @@ is a 422 in the same shape; anything else is a 500 with a generic message and a 
 body).
 
 The API process never imports torch, transformers or the pipeline: it stores files, writes job rows and reads
-results. Two paths load more, on their first use: ``GET /v1/search`` loads the sentence embedder (torch) to embed
-the query, and uploads probe files with PyAV.
+results. Two paths load more, on their first use: ``GET /v1/search`` loads the sentence embedder's NumPy runtime to
+embed the query, and uploads probe files with PyAV.
 """
 
 from __future__ import annotations

@@ -107,10 +107,10 @@ def _search_command(
 
 
 def _load_embedder(name: str) -> Any:
-    """The query embedder (``vidground.index.embed``: ``name``, ``dim``, ``embed(texts)``)."""
-    from vidground.index.embed import get_embedder  # type: ignore[import-not-found,unused-ignore]
+    """The query embedder: NumPy runtime, one query needs no torch (same vectors as the torch rows it searches)."""
+    from vidground.index.embed import EmbedderRuntime, get_embedder
 
-    return get_embedder(name)
+    return get_embedder(name, runtime=EmbedderRuntime.NUMPY)
 
 
 def _engine(settings: Settings) -> Engine:

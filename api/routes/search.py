@@ -1,7 +1,7 @@
 """``GET /v1/search``: the tenant's indexed videos searched by event query (full text + vectors, fused).
 
-The query is embedded in this process by the configured sentence embedder, loaded on the first search (it imports
-torch: the one route that does, see ``api.main``).
+The query is embedded in this process by the configured sentence embedder's NumPy runtime, loaded on the first
+search: the same vectors the workers' torch runtime stores, without torch in the API process.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ def get_embedder(request: Request, settings: SettingsDep) -> Embedder:
     """The app's embedder, made on first use (its weights load on its first ``embed``)."""
     with _embedder_lock:
         if request.app.state.embedder is None:
+            from vidground.index.embed import EmbedderRuntime
             from vidground.index.embed import get_embedder as make
 
-            request.app.state.embedder = make(settings.embedder)
+            request.app.state.embedder = make(settings.embedder, runtime=EmbedderRuntime.NUMPY)
         embedder: Embedder = request.app.state.embedder
         return embedder
 

