@@ -1,25 +1,41 @@
-"""Prometheus metrics of one API app: requests by route and status (middleware), jobs by state and queue depth
-(read at scrape time), on the app's own registry so two apps in one process never share counters."""
+"""Prometheus metrics of one API app: requests by route and status (middleware); jobs by state, queue depth, model
+latency and decoding speed (read at scrape time), on the app's own registry so two apps in one process never share
+counters.
+
+The workers run in other processes, often on other machines, so their figures come from where they already write
+them: each finished job's row holds its frames decoded, model passes and seconds per stage. The API sums the jobs that
+succeeded in the last ``RECENT`` and reports means over them:
+
+- ``vidground_model_pass_seconds``: model seconds (vision encoding + generation) per model pass, one pass being one
+  call over the video or one window of it;
+- ``vidground_decode_frames_per_second``: frames decoded for the model per second of decoding (seeking included).
+
+With no job in the window neither is reported (no sample, rather than a misleading 0).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Float, func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidground.index.sql.models import Job
 from vidground.jobs import JobStatus
+from vidground.results import Stage
 
 logger = logging.getLogger(__name__)
 
 QUEUES = ("gpu", "cpu")
+RECENT = timedelta(minutes=15)
+STAGES = (Stage.DECODE, Stage.ENCODE, Stage.GENERATE)
 
 
 class Metrics:
@@ -60,6 +76,7 @@ class JobsCollector(Collector):
             for state in JobStatus:
                 jobs.add_metric([str(state)], float(counts.get(str(state), 0)))
         yield jobs
+        yield from self._work()
         if self.broker_url is not None:
             depth = GaugeMetricFamily(
                 "vidground_queue_depth", "Messages waiting in each Celery queue.", labels=["queue"]
@@ -73,6 +90,33 @@ class JobsCollector(Collector):
             except Exception:  # as above: the broker's state is /readyz's to report
                 logger.warning("metrics: queue depth unavailable", exc_info=True)
             yield depth
+
+    def _work(self) -> Iterator[GaugeMetricFamily]:
+        """Model seconds per pass and frames decoded per second over the jobs that succeeded in the last RECENT."""
+        by_stage = [func.coalesce(func.sum(Job.timings_s[str(s)].astext.cast(Float)), 0.0) for s in STAGES]
+        query = select(
+            func.coalesce(func.sum(Job.frames_decoded), 0), func.coalesce(func.sum(Job.model_passes), 0), *by_stage
+        ).where(Job.status == str(JobStatus.SUCCEEDED), Job.finished_at > datetime.now(UTC) - RECENT)
+        try:
+            with self.engine.connect() as connection:
+                frames, passes, *stage_s = connection.execute(query).one()
+        except Exception:  # as for jobs by state
+            logger.warning("metrics: model work unavailable", exc_info=True)
+            return
+        decode_s, encode_s, generate_s = (float(s) for s in stage_s)
+        window = f" Over the jobs that succeeded in the last {RECENT.total_seconds() / 60:g} minutes."
+        model = GaugeMetricFamily(
+            "vidground_model_pass_seconds", "Model seconds (encode + generate) per model pass." + window
+        )
+        if passes:
+            model.add_metric([], (encode_s + generate_s) / passes)
+        yield model
+        decode = GaugeMetricFamily(
+            "vidground_decode_frames_per_second", "Frames decoded for the model per second of decoding." + window
+        )
+        if frames and decode_s > 0:
+            decode.add_metric([], frames / decode_s)
+        yield decode
 
     def describe(self) -> Iterator[Any]:
         return iter(())

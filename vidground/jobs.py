@@ -11,7 +11,7 @@ than a limit back to queued, or fails them once ``max_attempts`` is spent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -38,6 +38,30 @@ class JobStatus(StrEnum):
     @property
     def finished(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+@dataclass(frozen=True)
+class ModelWork:
+    """What a job's model work amounted to, stored on its row for ``/metrics``: frames decoded for the model,
+    model passes (one per call over the video or one window) and wall seconds per pipeline stage."""
+
+    frames_decoded: int = 0
+    model_passes: int = 0
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def from_provenance(cls, provenance: Mapping[str, Any]) -> ModelWork:
+        """From a result's provenance as JSON (``Provenance.to_json()``: ``passes`` with ``n_frames``, ``timings_s``).
+
+        Example: passes of 96 and 80 frames, ``timings_s={"decode": 2.0}`` -> ``ModelWork(176, 2, {"decode": 2.0})``.
+        """
+        passes = provenance.get("passes") or []
+        timings = provenance.get("timings_s") or {}
+        return cls(
+            frames_decoded=sum(int(p["n_frames"]) for p in passes),
+            model_passes=len(passes),
+            timings_s={str(stage): float(seconds) for stage, seconds in timings.items()},
+        )
 
 
 @dataclass(frozen=True)
@@ -169,9 +193,15 @@ def finish_in(
     result: Mapping[str, Any] | None = None,
     error: str | None = None,
     timings_s: Mapping[str, float] | None = None,
+    work: ModelWork | None = None,
 ) -> bool:
     """Set a running job's end state inside the caller's transaction (with its result rows). False when the job
-    is no longer running (cancelled meanwhile): the caller then rolls back its rows."""
+    is no longer running (cancelled meanwhile): the caller then rolls back its rows.
+
+    ``work`` (what the model did) is stored with it; its stage seconds join ``timings_s``.
+    """
+    if work is not None:
+        timings_s = {**work.timings_s, **(timings_s or {})}
     changed = session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == str(JobStatus.RUNNING))
@@ -180,6 +210,8 @@ def finish_in(
             result=None if result is None else dict(result),
             error=error,
             timings_s=None if timings_s is None else dict(timings_s),
+            frames_decoded=None if work is None else work.frames_decoded,
+            model_passes=None if work is None else work.model_passes,
             finished_at=datetime.now(UTC),
         )
     )

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from vidground import jobs
 from vidground.errors import ConfigError, VidgroundError
 from vidground.index.records import DEFAULT_TENANT, AnalysisKind, AnalysisRecord, NewVideo, VideoRecord, VideoStatus
-from vidground.jobs import JobKind, JobRecord, JobStatus
+from vidground.jobs import JobKind, JobRecord, JobStatus, ModelWork
 from workers.app import QueueName, TaskName, app, enqueue
 from workers.runtime import WorkerRuntime, runtime
 
@@ -205,12 +205,13 @@ def _announce(engine: Engine, job: JobRecord) -> None:
 
 
 def _finish(rt: WorkerRuntime, job: JobRecord, writes: Callable[[Session], None], *, status: JobStatus,
-            result: Mapping[str, Any], error: str | None, started: float) -> None:  # fmt: skip
+            result: Mapping[str, Any], error: str | None, started: float, work: ModelWork | None) -> None:  # fmt: skip
     """The job's rows (``writes``) and its end state in one transaction; nothing is kept when it was cancelled."""
     with Session(rt.store.engine) as session, session.begin():
         writes(session)
         timings_s = {"run": time.perf_counter() - started}
-        if not jobs.finish_in(session, job.id, status, result=_storable(result), error=error, timings_s=timings_s):
+        if not jobs.finish_in(session, job.id, status, result=_storable(result), error=error, timings_s=timings_s,
+                              work=work):  # fmt: skip
             raise JobCancelled  # rolls the rows back with the transaction
     logger.info("job_id=%s %s in %.1f s", job.id, status, time.perf_counter() - started)
 
@@ -276,7 +277,8 @@ def _ingest_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> Non
         "n_segments": report.n_segments,
     }
     _finish(rt, job, deferred.write_in, status=JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
-            result=result, error=report.reason if failed else None, started=started)  # fmt: skip
+            result=result, error=report.reason if failed else None, started=started,
+            work=deferred.model_work())  # fmt: skip
 
 
 class DeferredWrites:
@@ -310,6 +312,14 @@ class DeferredWrites:
 
     def forget(self, ref: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord:
         return self._store.forget(ref, tenant=tenant)
+
+    def model_work(self) -> ModelWork | None:
+        """The model work behind the held analyses: captions and standing queries share one walk over the video
+        (one provenance), so the first model analysis tells it; None when no model ran."""
+        for _video_id, analysis, _vectors, _embedder in self._analyses:
+            if analysis.kind in (AnalysisKind.CAPTION, AnalysisKind.LOCATE) and analysis.provenance:
+                return ModelWork.from_provenance(analysis.provenance)
+        return None
 
     def write_in(self, session: Session) -> None:
         """Write what was held, in the caller's transaction."""
@@ -354,7 +364,8 @@ def _locate_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> Non
     def writes(session: Session) -> None:
         rt.store.replace_analysis_in(session, video_id, analysis, vectors=vectors, embedder=rt.embedder.name)
 
-    _finish(rt, job, writes, status=JobStatus.SUCCEEDED, result=located.to_json(), error=None, started=started)
+    _finish(rt, job, writes, status=JobStatus.SUCCEEDED, result=located.to_json(), error=None, started=started,
+            work=ModelWork.from_provenance(located.provenance.to_json()))  # fmt: skip
 
 
 def _storable(value: Any) -> Any:

@@ -6,10 +6,14 @@ import json
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
+from vidground.index.sql.models import Job
 from vidground.settings import Settings
 
 
@@ -100,3 +104,35 @@ def _walk(node: object) -> list[object]:
     if isinstance(node, list):
         return [x for v in node for x in _walk(v)]
     return [node]
+
+
+def test_metrics_report_model_latency_and_decoding_speed_of_recent_jobs(client: TestClient, engine: Engine) -> None:
+    """Model seconds per pass and frames decoded per second come from the rows of jobs that succeeded lately."""
+    from vidground import jobs
+
+    def finished(status: jobs.JobStatus, work: jobs.ModelWork, *, minutes_ago: float = 0) -> None:
+        job = jobs.create(engine, tenant="acme", kind=jobs.JobKind.LOCATE, video_id=None, request={}, options={},
+                          params_hash="h")  # fmt: skip
+        assert jobs.claim(engine, job.id) is not None
+        with Session(engine) as session, session.begin():
+            assert jobs.finish_in(session, job.id, status, timings_s={"run": 9.0}, work=work)
+            session.execute(
+                update(Job).where(Job.id == job.id).values(finished_at=Job.finished_at - timedelta(minutes=minutes_ago))
+            )
+
+    text = client.get("/metrics").text
+    assert "\nvidground_model_pass_seconds " not in text  # no job yet: no sample rather than a made-up 0
+    provenance = {"passes": [{"n_frames": 96}, {"n_frames": 64}], "timings_s": {"decode": 4.0, "encode": 1.0,
+                                                                                  "generate": 5.0}}  # fmt: skip
+    finished(jobs.JobStatus.SUCCEEDED, jobs.ModelWork.from_provenance(provenance))  # 160 frames, 2 passes
+    finished(jobs.JobStatus.SUCCEEDED, jobs.ModelWork(40, 1, {"decode": 1.0, "encode": 0.5, "generate": 0.5}))
+    finished(jobs.JobStatus.SUCCEEDED, jobs.ModelWork(1000, 9, {"decode": 1.0, "generate": 99.0}), minutes_ago=30)
+    finished(jobs.JobStatus.FAILED, jobs.ModelWork(1000, 9, {"decode": 1.0, "generate": 99.0}))
+
+    text = client.get("/metrics").text
+    assert "vidground_model_pass_seconds 2.3333333333333335" in text  # (1 + 5 + 0.5 + 0.5) s / 3 passes
+    assert "vidground_decode_frames_per_second 40.0" in text  # 200 frames / 5 s
+    with Session(engine) as session:
+        stored = session.scalars(select(Job).order_by(Job.id)).first()
+    assert stored is not None and (stored.frames_decoded, stored.model_passes) == (160, 2)
+    assert stored.timings_s == {"decode": 4.0, "encode": 1.0, "generate": 5.0, "run": 9.0}

@@ -3,6 +3,7 @@ over the machine's Redis; a locate job follows; the results come back through th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ def test_upload_ingest_locate_captions_delete(
         assert record.status == "succeeded", (record.error, worker.log())
         events = client.get(f"/v1/videos/{video_id}/events", headers=auth)
         assert events.status_code == 200 and "a bike" in events.text
+        # The worker's figures reach the API's /metrics through the job rows it wrote.
+        metrics = client.get("/metrics").text
+        assert re.search(r"\nvidground_model_pass_seconds \d", metrics), metrics[-2000:]
+        assert re.search(r"\nvidground_decode_frames_per_second \d", metrics), metrics[-2000:]
 
         assert client.delete(f"/v1/videos/{video_id}", headers=auth).status_code == 204
         assert client.get(f"/v1/videos/{video_id}", headers=auth).status_code == 404

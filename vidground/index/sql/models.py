@@ -170,6 +170,7 @@ class Job(Base):
     __table_args__ = (
         Index("ix_jobs_tenant_created_at", "tenant", "created_at"),
         Index("ix_jobs_status", "status"),
+        Index("ix_jobs_finished_at", "finished_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -187,7 +188,9 @@ class Job(Base):
     max_attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="3")
     error: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    timings_s: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    timings_s: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # wall seconds: "run", and per pipeline stage
+    frames_decoded: Mapped[int | None] = mapped_column(Integer)  # frames decoded for the model (all passes)
+    model_passes: Mapped[int | None] = mapped_column(Integer)  # model calls over the video or one window each
     webhook_url: Mapped[str | None] = mapped_column(Text)
     task_id: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
