@@ -368,3 +368,72 @@ def make_duplicate_timestamps_mkv(path: str | os.PathLike[str], *, n_frames: int
         path.with_name(path.stem + "_cfr.mp4"), width=64, height=48, fps=30, n_frames=n_frames, preset="ultrafast"
     )
     return retime(source, path, pts=[(i // 2) * 67 for i in range(n_frames)], time_base=Fraction(1, 1000))
+
+
+def spoken(text: str, folder: Path) -> np.ndarray:
+    """``text`` spoken by ``espeak-ng`` as float32 mono samples at 16 kHz (the test is skipped without it)."""
+    import shutil
+    import subprocess
+    import wave
+
+    import av
+    import pytest
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/setup installs it)")
+    wav = folder / f"said-{abs(hash(text))}.wav"
+    subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), text], check=True, capture_output=True)
+    with wave.open(str(wav)) as reader:
+        rate = reader.getframerate()
+        pcm = np.frombuffer(reader.readframes(reader.getnframes()), dtype=np.int16)
+    frame = av.AudioFrame.from_ndarray(pcm[None, :], format="s16", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+    chunks = [f.to_ndarray().reshape(-1) for f in [*resampler.resample(frame), *resampler.resample(None)]]
+    return np.concatenate(chunks).astype(np.float32)
+
+
+def make_talking_video(
+    path: str | os.PathLike[str],
+    said: list[tuple[float, np.ndarray]],
+    *,
+    seconds: float,
+    fps: float = 10.0,
+    width: int = 160,
+    height: int = 96,
+    audio_tracks: int = 1,
+    speech_track: int = 0,
+) -> Path:
+    """A video of index frames with ``said`` (start second, 16 kHz samples) in its audio; with ``audio_tracks``
+    above one, the other tracks are silent and carry no samples at all (they end at once)."""
+    import av
+
+    path = Path(path)
+    track = np.zeros(int(seconds * 16000), np.float32)
+    for start_s, samples in said:
+        at = int(start_s * 16000)
+        piece = samples[: max(0, len(track) - at)]
+        track[at : at + len(piece)] += piece
+    with av.open(str(path), "w") as container:
+        rate = Fraction(fps).limit_denominator(1001)
+        video = container.add_stream("libx264", rate=rate)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audios = [container.add_stream("aac", rate=16000, layout="mono") for _ in range(audio_tracks)]
+        for i in range(int(seconds * fps)):
+            frame = av.VideoFrame.from_ndarray(render_index_frame(i, width, height), format="rgb24")
+            frame.pts, frame.time_base = i, 1 / rate
+            for packet in video.encode(frame.reformat(format="yuv420p")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        for number, stream in enumerate(audios):
+            if number == speech_track:
+                for k in range(0, len(track), 1024):
+                    chunk = track[k : k + 1024]
+                    aframe = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+                    aframe.sample_rate, aframe.pts = 16000, k
+                    for packet in stream.encode(aframe):
+                        container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    return path

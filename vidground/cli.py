@@ -25,7 +25,7 @@ from rich.table import Table
 import vidground
 from vidground.errors import ConfigError, InternalError, VidgroundError
 from vidground.eval.groundtruth import GroundTruthFormat
-from vidground.options import DEFAULT_MODEL_ID, KNOBS, AnalysisOptions, DecoderName, ResizeMode
+from vidground.options import DEFAULT_MODEL_ID, KNOBS, AnalysisOptions, DecoderName, ResizeMode, SnapTarget
 from vidground.output.timecodes import TimeStyle
 from vidground.render import FORMATS_WITHOUT_ISSUES, OutputFormat, render, result_issues
 from vidground.results import AnyResult, Stage
@@ -78,6 +78,8 @@ MaxNewTokens = Annotated[int | None, _knob_option("max_new_tokens")]
 MaxWindows = Annotated[int | None, _knob_option("max_windows")]
 BatchSize = Annotated[int | None, _knob_option("batch_size")]
 TorchThreads = Annotated[int | None, _knob_option("torch_threads")]
+Snap = Annotated[SnapTarget | None, _knob_option("snap")]
+SnapTolerance = Annotated[float | None, _knob_option("snap_tolerance_s", flag="--snap-tolerance")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 VideoArg = Annotated[Path, typer.Argument(metavar="VIDEO", help="A video file.", show_default=False)]
 
@@ -97,7 +99,7 @@ def _settings() -> Settings:
 def _knob_flags(given: dict[str, Any]) -> dict[str, object]:
     """The knob flags of a command, by knob name, from its parameters (``locals()``): ``--start``/``--end`` are the
     knobs ``start_s``/``end_s``; None means the flag was not given."""
-    renamed = {"start": "start_s", "end": "end_s"}
+    renamed = {"start": "start_s", "end": "end_s", "snap_tolerance": "snap_tolerance_s"}
     return {renamed.get(name, name): value for name, value in given.items() if renamed.get(name, name) in KNOBS}
 
 
@@ -332,6 +334,7 @@ def _emit(text: str, out_file: Path | None) -> None:
         'vidground locate movie.mp4 "person opens door"',
         'vidground locate movie.mp4 "a dog barks" "a car passes" -f srt -o found.srt',
         'vidground locate movie.mp4 --time-format hmsf --start 600 --end 900 -- "-1 goal celebration"',
+        'vidground locate movie.mp4 "a car passes" --snap shots --snap-tolerance 0.5',
     )
 )
 def locate(
@@ -364,6 +367,8 @@ def locate(
     max_windows: MaxWindows = None,
     batch_size: BatchSize = None,
     torch_threads: TorchThreads = None,
+    snap: Snap = None,
+    snap_tolerance: SnapTolerance = None,
     out_file: OutFile = None,
     quiet: Quiet = False,
 ) -> None:

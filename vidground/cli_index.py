@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from vidground.errors import ConfigError
+from vidground.export import ExportFormat, ExportWhat
 
 if TYPE_CHECKING:
     from vidground.index.sql.store import PostgresStore
@@ -53,6 +54,15 @@ def open_store(settings: "Settings", *, migrate: bool | None = None) -> "Postgre
     return PostgresStore(engine)
 
 
+def _video_ref(video: str) -> str:
+    """A video as the store looks it up: an existing file by its content hash (any copy or name of it), else the
+    id, hash prefix or stored path as given."""
+    from vidground.ingest import hash_file
+
+    path = Path(video)
+    return hash_file(path)[0] if path.is_file() else video
+
+
 def register(app: typer.Typer) -> None:
     """Add the index's commands to the main app."""
     from vidground import cli
@@ -63,7 +73,8 @@ def register(app: typer.Typer) -> None:
         epilog=epilog(
             "vidground ingest movie.mp4",
             'vidground ingest footage/ --recursive --query "a person opens a door" --query "a dog barks"',
-            "vidground ingest --manifest new.txt --no-captions   # subtitles only",
+            "vidground ingest --manifest new.txt --no-captions   # subtitles, speech, on-screen text, shots",
+            "vidground ingest talk.mp4 --no-ocr --asr-model /models/faster-whisper-small --language auto",
         )
     )
     def ingest(
@@ -84,6 +95,26 @@ def register(app: typer.Typer) -> None:
             typer.Option("--subtitles", help="Subtitles for the one video given (default: those beside it)."),
         ] = None,
         no_captions: Annotated[bool, typer.Option("--no-captions", help="Do not caption the videos.")] = False,
+        speech: Annotated[
+            bool, typer.Option("--speech/--no-speech", help="Transcribe what is said (faster-whisper).")
+        ] = True,
+        ocr: Annotated[bool, typer.Option("--ocr/--no-ocr", help="Read the text on screen (RapidOCR).")] = True,
+        shots: Annotated[bool, typer.Option("--shots/--no-shots", help="Find the shot cuts (PySceneDetect).")] = True,
+        asr_model: Annotated[
+            str | None,
+            typer.Option("--asr-model", help="Whisper model: a CTranslate2 folder or hub id. [default: tiny.en, "
+                         "bundled; VIDGROUND_ASR_MODEL]", show_default=False),
+        ] = None,
+        language: Annotated[
+            str | None,
+            typer.Option("--language", help="Spoken language code, or 'auto'. [default: en; VIDGROUND_ASR_LANGUAGE]",
+                         show_default=False),
+        ] = None,
+        ocr_fps: Annotated[
+            float | None,
+            typer.Option("--ocr-fps", min=0.01, help="Frames read for text per second. [default: 1.0; "
+                         "VIDGROUND_OCR_FPS]", show_default=False),
+        ] = None,
         model: cli.Model = None,
         device: cli.Device = None,
         fps: cli.Fps = None,
@@ -96,9 +127,10 @@ def register(app: typer.Typer) -> None:
         batch_size: cli.BatchSize = None,
         quiet: cli.Quiet = False,
     ) -> None:
-        """Index videos: captions, answers to standing queries and subtitles, embedded and searchable."""
+        """Index videos: captions, answers to standing queries, subtitles, speech, on-screen text and shots,
+        embedded and searchable."""
         from vidground.index.embed import get_embedder
-        from vidground.ingest import FileOutcome, IngestRequest, collect_videos, ingest_file
+        from vidground.ingest import Enrichers, FileOutcome, IngestRequest, collect_videos, ingest_file
 
         settings = cli._settings()
         options = settings.options(cli._knob_flags(locals()))
@@ -114,16 +146,23 @@ def register(app: typer.Typer) -> None:
             queries=queries,
             captions=not no_captions,
             subtitles=subtitles,
+            speech=speech,
+            ocr=ocr,
+            shots=shots,
+            speech_options=settings.speech_options(model=asr_model, language=language),
+            ocr_options=settings.ocr_options(fps=ocr_fps),
         )
         needs_model = request.captions or bool(queries)
         runner = cli._runner(settings, model, device) if needs_model else None
         store = open_store(settings)
         embedder = get_embedder(settings.embedder)
         reports = []
+        enrichers = Enrichers()  # one speech model and OCR engine for every file
         for n, path in enumerate(files, start=1):
             if not quiet and cli.err.is_terminal:
                 cli.err.print(f"[{n}/{len(files)}] {path} ...", markup=False)
-            report = ingest_file(path, request, store=store, embedder=embedder, runner=runner, options=options)
+            report = ingest_file(path, request, store=store, embedder=embedder, runner=runner, options=options,
+                                 enrichers=enrichers)  # fmt: skip
             reports.append(report)
             said = "already indexed" if report.outcome is FileOutcome.SKIPPED else str(report.outcome)
             line = f"[{n}/{len(files)}] {path}: {said}"
@@ -132,6 +171,8 @@ def register(app: typer.Typer) -> None:
             elif report.stored:
                 line += f" ({', '.join(map(str, report.stored))}; {report.n_segments} segments, {report.seconds:.1f} s)"
             cli.err.print(line, markup=False)
+            for note in report.notes:
+                cli.err.print(f"  note: {path}: {note}", markup=False)
         counts = {o: sum(r.outcome is o for r in reports) for o in FileOutcome}
         cli.err.print(
             f"{counts[FileOutcome.INGESTED]} ingested, {counts[FileOutcome.SKIPPED]} already indexed, "
@@ -180,6 +221,38 @@ def register(app: typer.Typer) -> None:
         ref = str(Path(video).resolve()) if Path(video).exists() else video
         record = open_store(settings).forget(ref)
         cli.out.print(f"forgot {record.id} {record.content_hash[:12]} {record.path}", markup=False)
+
+    @app.command(
+        epilog=epilog(
+            "vidground export movie.mp4 --format otio -o movie.otio",
+            "vidground export 3 --what answers --format edl -o selects.edl",
+            "vidground export 9f2c1a --what shots --format csv",
+        )
+    )
+    def export(
+        video: Annotated[
+            str,
+            typer.Argument(metavar="VIDEO", help="An indexed video: its file, id or content hash (or a prefix)."),
+        ],
+        what: Annotated[
+            ExportWhat, typer.Option("--what", help="Which moments. [default: all]", show_default=False)
+        ] = ExportWhat.ALL,
+        fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="otio, edl (CMX 3600), srt, vtt or csv.")] = (
+            ExportFormat.OTIO
+        ),
+        out_file: cli.OutFile = None,
+    ) -> None:
+        """Write an indexed video's moments (answers, captions, shots, speech, on-screen text, subtitles) for
+        editors: OpenTimelineIO markers or a CMX 3600 EDL at the video's own frame rate, or SRT, VTT, CSV."""
+        from vidground.export import VideoFacts, export, markers
+
+        settings = cli._settings()
+        store = open_store(settings)
+        record = store.resolve(_video_ref(video))
+        moments = markers(store.segments(record.id), store.shots(record.id), what)
+        if not moments:
+            cli.err.print(f"warning: {record.path}: nothing of '{what}' is indexed", markup=False)
+        cli._emit(export(moments, VideoFacts(record.path, record.duration_s, record.fps), fmt), out_file)
 
     @db_app.command("upgrade")
     def db_upgrade() -> None:

@@ -48,11 +48,33 @@ def register(app: typer.Typer) -> None:
     )(_search_command)
 
 
+def _source(name: str | None) -> Source | None:
+    """The ``--source`` value as a Source (``answer`` is short for ``query_answer``).
+
+    Raises:
+        ConfigError: not a source.
+    """
+    if name is None:
+        return None
+    try:
+        return Source(name.strip().lower())
+    except ValueError:
+        choices = ", ".join(s.value for s in Source)
+        raise ConfigError(f"--source {name!r}: expected one of {choices} (or answer)") from None
+
+
 def _search_command(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="The event to look for, in words.")],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Hits per page (1-1000).")] = 20,
     video: Annotated[int | None, typer.Option("--video", help="Only this video (its id).")] = None,
-    source: Annotated[Source | None, typer.Option("--source", help="Only segments from this source.")] = None,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            metavar="SOURCE",
+            help="Only segments from this source: speech, ocr, caption, subtitle or answer (query_answer).",
+        ),
+    ] = None,
     start: Annotated[
         str | None, typer.Option("--start", help="Only segments overlapping from here (seconds or H:MM:SS).")
     ] = None,
@@ -97,7 +119,7 @@ def _search_command(
             limit=limit,
             cursor=cursor,
             video_id=video,
-            source=source,
+            source=_source(source),
             start_s=start_s,
             end_s=end_s,
         )

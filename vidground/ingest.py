@@ -6,12 +6,15 @@ For each file:
    any path or name is indexed once.
 2. **Probe** it (a file that is not a readable video fails here, before any row is written).
 3. **Register** it (``add_video``: the existing row for the same content, or a new one).
-4. **Decide** which analyses are due: captions, the standing queries, subtitles. Each has a key
-   (:func:`~vidground.index.records.analysis_key`: kind, options hash, model, prompt version, queries or subtitle
-   files); an analysis whose key is already stored is skipped, a different one replaces the old rows.
+4. **Decide** which analyses are due: captions, the standing queries, subtitles, speech, on-screen text, shots.
+   Each has a key (:func:`~vidground.index.records.analysis_key`: kind, options hash, model, prompt version,
+   queries or subtitle files); an analysis whose key is already stored is skipped, a different one replaces the
+   old rows.
 5. **Analyse**: captions and standing queries come from one encoding per window
    (:func:`~vidground.pipeline.caption_and_locate`); subtitles beside the video (``movie.srt``, ``movie.en.vtt``)
-   or given explicitly are read as their own source.
+   or given explicitly are read as their own source; shots (:mod:`vidground.shots`), speech
+   (:mod:`vidground.speech`) and on-screen text (:mod:`vidground.ocr`) are each their own analysis with their own
+   options and model. A video without audio gets an empty speech analysis and a note, not a failure.
 6. **Embed** every segment's text and **store** each analysis with its segments, vectors and per-query outcomes
    in one transaction, so an interrupted run never leaves half an analysis.
 
@@ -22,11 +25,12 @@ This module depends on the :class:`~vidground.index.store.IndexStore` and
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,14 +45,18 @@ from vidground.index.records import (
     OutcomeRecord,
     QueryOutcome,
     SegmentRecord,
+    ShotRecord,
     Source,
     VideoStatus,
     analysis_key,
 )
 from vidground.index.store import IndexStore
 from vidground.model.prompts import PROMPT_VERSION
+from vidground.ocr import OcrOptions, TextReader
 from vidground.options import AnalysisOptions
 from vidground.results import CaptionResult, Stage, VideoResult
+from vidground.shots import ShotOptions
+from vidground.speech import SpeechModel, SpeechOptions
 from vidground.timeline import VideoProbe
 
 if TYPE_CHECKING:  # importing this module (hash_file, for the API) must not import torch
@@ -78,6 +86,30 @@ class IngestRequest:
     captions: bool = True
     subtitles: Path | None = None  # an explicit subtitle file (one video only); else those beside the video
     tenant: str = DEFAULT_TENANT
+    shots: bool = False
+    speech: bool = False
+    ocr: bool = False
+    shot_options: ShotOptions = field(default_factory=ShotOptions)
+    speech_options: SpeechOptions = field(default_factory=SpeechOptions)
+    ocr_options: OcrOptions = field(default_factory=OcrOptions)
+
+
+@dataclass
+class Enrichers:
+    """The speech model and OCR engine of a process, loaded on first use and shared by every file it ingests."""
+
+    speech: SpeechModel | None = None
+    ocr: TextReader | None = None
+
+    def speech_model(self, options: SpeechOptions) -> SpeechModel:
+        if self.speech is None or self.speech.options != options:
+            self.speech = SpeechModel(options)
+        return self.speech
+
+    def text_reader(self) -> TextReader:
+        if self.ocr is None:
+            self.ocr = TextReader()
+        return self.ocr
 
 
 @dataclass(frozen=True)
@@ -93,6 +125,7 @@ class FileReport:
     n_segments: int = 0
     reason: str | None = None  # why it failed
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()  # facts worth telling that are not failures ("no audio track")
 
 
 FileProgress = Callable[[Path, Stage, int, int], None]
@@ -164,6 +197,7 @@ def ingest_file(
     runner: VideoRunner | None,
     options: AnalysisOptions,
     on_progress: FileProgress | None = None,
+    enrichers: Enrichers | None = None,
 ) -> FileReport:
     """Index one file (the steps in the module docstring). Never raises for a bad file: the report says why.
 
@@ -171,9 +205,10 @@ def ingest_file(
         path: the video.
         request: which analyses and for which model and tenant.
         store, embedder: where rows go and how segment texts become vectors.
-        runner: the model runner (None only when no model analysis is requested: subtitles alone).
+        runner: the model runner (None only when no captions or queries are requested).
         options: every knob of the model analyses (their ``params_hash`` is part of each analysis key).
         on_progress: ``(path, stage, done, total)``.
+        enrichers: the speech model and OCR engine to share across files (made on first use when None).
 
     Raises:
         KeyboardInterrupt: passed on; each analysis is stored in one transaction, so none is half-written.
@@ -181,7 +216,7 @@ def ingest_file(
     started = time.perf_counter()
     try:
         return _ingest(path, request, store=store, embedder=embedder, runner=runner, options=options,
-                       on_progress=on_progress, started=started)  # fmt: skip
+                       on_progress=on_progress, started=started, enrichers=enrichers or Enrichers())  # fmt: skip
     except VidgroundError as exc:
         logger.info("ingest failed path=%s reason=%s", path, exc)
         return FileReport(path, FileOutcome.FAILED, reason=str(exc), seconds=time.perf_counter() - started)
@@ -197,6 +232,7 @@ def _ingest(
     options: AnalysisOptions,
     on_progress: FileProgress | None,
     started: float,
+    enrichers: Enrichers,
 ) -> FileReport:
     from vidground.video.probe import probe
 
@@ -204,16 +240,19 @@ def _ingest(
     video = probe(path)  # a bad file fails here, before any row exists
     record = store.add_video(_new_video(path, content_hash, size, video, request.tenant))
     due = _due_analyses(path, request, options)
-    stored, skipped, n_segments = [], [], 0
+    stored, skipped, n_segments, notes = [], [], 0, []
     todo = {kind: key for kind, key in due.items() if store.analysis_key(record.id, kind) != key}
     skipped = [kind for kind in due if kind not in todo]
     try:
         for analysis in _run_analyses(path, video, request, todo, runner=runner, options=options,
-                                      on_progress=on_progress):  # fmt: skip
+                                      on_progress=on_progress, enrichers=enrichers):  # fmt: skip
             vectors = embedder.embed([s.searchable_text for s in analysis.segments])
             store.replace_analysis(record.id, analysis, vectors=vectors, embedder=embedder.name)
             stored.append(analysis.kind)
             n_segments += len(analysis.segments)
+            note = (analysis.provenance or {}).get("note")
+            if note:
+                notes.append(f"{analysis.kind}: {note}")
     except VidgroundError as exc:
         store.set_status(record.id, VideoStatus.FAILED, error=str(exc))
         raise
@@ -227,6 +266,7 @@ def _ingest(
         skipped=tuple(skipped),
         n_segments=n_segments,
         seconds=time.perf_counter() - started,
+        notes=tuple(notes),
     )
 
 
@@ -268,6 +308,13 @@ def _due_analyses(path: Path, request: IngestRequest, options: AnalysisOptions) 
                 prompt_version=PROMPT_VERSION,
                 queries=queries,
             )
+    for kind, wanted, knobs, model in (
+        (AnalysisKind.SHOTS, request.shots, request.shot_options.to_json(), _shots_model),
+        (AnalysisKind.SPEECH, request.speech, request.speech_options.to_json(), _speech_model),
+        (AnalysisKind.OCR, request.ocr, request.ocr_options.to_json(), _ocr_model),
+    ):
+        if wanted:
+            due[kind] = analysis_key(kind, params_hash=_hash(knobs), model_id=model(request))
     files = _subtitle_files(path, request)
     if files:
         fingerprints = {f.name: hash_file(f)[0] for f in files}
@@ -286,10 +333,24 @@ def _run_analyses(
     runner: VideoRunner | None,
     options: AnalysisOptions,
     on_progress: FileProgress | None,
+    enrichers: Enrichers,
 ) -> Iterable[AnalysisRecord]:
-    """The analyses that are due, each ready to store (subtitles first: they need no model)."""
+    """The analyses that are due, each ready to store (subtitles first: they need no model; then shots, speech and
+    on-screen text; captions and queries last)."""
     if AnalysisKind.SUBTITLES in todo:
         yield _subtitle_analysis(_subtitle_files(path, request), todo[AnalysisKind.SUBTITLES])
+
+    def progress_of(s: Stage) -> Callable[[int, int], None] | None:
+        return None if on_progress is None else (lambda done, total: on_progress(path, s, done, total))
+
+    if AnalysisKind.SHOTS in todo:
+        yield _shots_analysis(path, video, request, todo[AnalysisKind.SHOTS], progress_of(Stage.SHOTS))
+    if AnalysisKind.SPEECH in todo:
+        model = enrichers.speech_model(request.speech_options)
+        yield _speech_analysis(model, path, request, todo[AnalysisKind.SPEECH], progress_of(Stage.SPEECH))
+    if AnalysisKind.OCR in todo:
+        reader = enrichers.text_reader()
+        yield _ocr_analysis(reader, path, video, request, todo[AnalysisKind.OCR], progress_of(Stage.OCR))
     wants_captions = AnalysisKind.CAPTION in todo
     wants_queries = AnalysisKind.LOCATE in todo
     if not (wants_captions or wants_queries):
@@ -378,3 +439,115 @@ def _subtitle_analysis(files: Sequence[Path], key: str) -> AnalysisRecord:
         provenance={"files": [os.fspath(f) for f in files]},
         segments=tuple(segments),
     )
+
+
+# -- shots, speech, on-screen text ------------------------------------------------------------------------------
+
+
+def _hash(knobs: Mapping[str, object]) -> str:
+    return hashlib.sha256(json.dumps(knobs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _shots_model(request: IngestRequest) -> str:
+    from importlib.metadata import version
+
+    return f"scenedetect {version('scenedetect')} AdaptiveDetector (pyav)"
+
+
+def _speech_model(request: IngestRequest) -> str:
+    return f"faster-whisper {request.speech_options.model}"
+
+
+def _ocr_model(request: IngestRequest) -> str:
+    from vidground.ocr import model_name
+
+    return model_name()
+
+
+def _enrich_analysis(
+    kind: AnalysisKind,
+    key: str,
+    knobs: Mapping[str, object],
+    model: str,
+    *,
+    seconds: float,
+    provenance: Mapping[str, object],
+    segments: Sequence[SegmentRecord] = (),
+    shots: Sequence[ShotRecord] = (),
+) -> AnalysisRecord:
+    return AnalysisRecord(
+        kind=kind,
+        analysis_key=key,
+        params_hash=_hash(knobs),
+        options=dict(knobs),
+        model_id=model,
+        model_revision=None,
+        provenance={"vidground_version": _version(), **provenance},
+        timings_s={str(kind): seconds},
+        segments=tuple(segments),
+        shots=tuple(shots),
+    )
+
+
+def _version() -> str:
+    import vidground
+
+    return vidground.__version__
+
+
+def _shots_analysis(
+    path: Path, video: VideoProbe, request: IngestRequest, key: str, progress: Callable[[int, int], None] | None
+) -> AnalysisRecord:
+    from vidground.shots import detect_shots
+
+    found = detect_shots(path, video=video, options=request.shot_options, on_progress=progress)
+    return _enrich_analysis(
+        AnalysisKind.SHOTS, key, request.shot_options.to_json(), _shots_model(request),
+        seconds=found.seconds, provenance={"n_frames": found.n_frames, "cuts_s": list(found.cuts_s)},
+        shots=found.shots,
+    )  # fmt: skip
+
+
+def _speech_analysis(
+    model: SpeechModel, path: Path, request: IngestRequest, key: str, progress: Callable[[int, int], None] | None
+) -> AnalysisRecord:
+    transcript = model.transcribe(path, on_progress=progress)
+    segments = [
+        SegmentRecord(Source.SPEECH, u.start_s, u.end_s, text=u.text, detail={"words": [w.to_json() for w in u.words]})
+        for u in transcript.utterances
+    ]
+    provenance = {
+        "language": transcript.language,
+        "audio_track": transcript.audio_track,
+        "audio_s": transcript.audio_s,
+        "note": transcript.note,
+    }
+    return _enrich_analysis(
+        AnalysisKind.SPEECH, key, request.speech_options.to_json(), _speech_model(request),
+        seconds=transcript.seconds, provenance=provenance, segments=segments,
+    )  # fmt: skip
+
+
+def _box(confidence: float, box: Sequence[float]) -> dict[str, object]:
+    return {"confidence": confidence, "box": list(box)}
+
+
+def _ocr_analysis(
+    reader: TextReader,
+    path: Path,
+    video: VideoProbe,
+    request: IngestRequest,
+    key: str,
+    progress: Callable[[int, int], None] | None,
+) -> AnalysisRecord:
+    from vidground.ocr import read_screen_text
+
+    found = read_screen_text(path, video=video, reader=reader, options=request.ocr_options, on_progress=progress)
+    segments = [
+        SegmentRecord(Source.OCR, s.start_s, s.end_s, text=s.text, score=s.confidence, detail=_box(s.confidence, s.box))
+        for s in found.spans
+    ]
+    return _enrich_analysis(
+        AnalysisKind.OCR, key, request.ocr_options.to_json(), _ocr_model(request),
+        seconds=found.seconds, provenance={"n_frames": found.n_frames}, segments=segments,
+    )  # fmt: skip

@@ -42,6 +42,7 @@ GROUNDING_MAX_NEW_TOKENS = 256
 CAPTION_MAX_NEW_TOKENS = 1024
 DEFAULT_MAX_WINDOWS = 3
 DEFAULT_BATCH_SIZE = 8
+DEFAULT_SNAP_TOLERANCE_S = 1.0
 
 
 class DecoderName(StrEnum):
@@ -54,6 +55,13 @@ class ResizeMode(StrEnum):
 
     REFERENCE = "reference"
     FAST = "fast"
+
+
+class SnapTarget(StrEnum):
+    """Where ``locate`` may move span ends: nowhere (``none``) or onto the nearest shot cut (``shots``)."""
+
+    NONE = "none"
+    SHOTS = "shots"
 
 
 class Task(StrEnum):
@@ -201,6 +209,18 @@ KNOBS: dict[str, Knob] = {
             le=64,
         ),
         Knob("batch_size", "generation", int, DEFAULT_BATCH_SIZE, "prompts", "Prompts decoded together.", ge=1, le=256),
+        # Output: what is done to the found spans.
+        Knob("snap", "output", SnapTarget, SnapTarget.NONE.value, "", "Move span ends onto shot cuts: none or shots."),
+        Knob(
+            "snap_tolerance_s",
+            "output",
+            float,
+            DEFAULT_SNAP_TOLERANCE_S,
+            "s",
+            "Farthest a span end moves to reach a cut.",
+            ge=0,
+            le=60,
+        ),
         # Runtime.
         Knob(
             "torch_threads",
@@ -333,6 +353,27 @@ class GenerateOptions:
 
 
 @dataclass(frozen=True)
+class SnapOptions:
+    """What ``locate`` does to its spans' ends: nothing, or move each onto the nearest shot cut within
+    ``tolerance_s`` seconds (the unsnapped times are kept in the result)."""
+
+    target: SnapTarget = SnapTarget.NONE
+    tolerance_s: float = DEFAULT_SNAP_TOLERANCE_S
+
+    def __post_init__(self) -> None:
+        problem = knob_problem("snap", str(self.target))
+        if problem is not None:
+            raise ConfigError(f"snap: {problem}")
+        object.__setattr__(self, "target", SnapTarget(self.target))
+        problem = knob_problem("snap_tolerance_s", self.tolerance_s)
+        if problem is not None:
+            raise ConfigError(f"snap_tolerance_s: {problem}")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"target": str(self.target), "tolerance_s": self.tolerance_s}
+
+
+@dataclass(frozen=True)
 class AnalysisOptions:
     """Every knob that changes a result, in one value: what a job stores and what the index keys on.
 
@@ -345,6 +386,7 @@ class AnalysisOptions:
     sampling: SamplingOptions = SamplingOptions()
     decoding: DecodeOptions = DecodeOptions()
     generation: GenerateOptions = GenerateOptions()
+    snap: SnapOptions = SnapOptions()
     torch_threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -360,6 +402,7 @@ class AnalysisOptions:
                 "threads": self.decoding.threads,
             },
             "generation": {f.name: getattr(self.generation, f.name) for f in fields(GenerateOptions)},
+            "snap": self.snap.to_json(),
             "torch_threads": self.torch_threads,
         }
 
@@ -375,6 +418,7 @@ class AnalysisOptions:
                 sampling=SamplingOptions(**dict(data.get("sampling") or {})),
                 decoding=DecodeOptions(**dict(data.get("decoding") or {})),
                 generation=GenerateOptions(**dict(data.get("generation") or {})),
+                snap=SnapOptions(**dict(data.get("snap") or {})),
                 torch_threads=data.get("torch_threads"),
             )
         except TypeError as exc:
@@ -386,7 +430,8 @@ class AnalysisOptions:
         """A stable key (sha256 hex) for "the same analysis": equal for equal options, different otherwise.
 
         Knobs that cannot change what the model sees or says are left out: decoder threads and torch threads
-        (speed only) and the batch size (batched answers equal single ones, a tested invariant).
+        (speed only) and the batch size (batched answers equal single ones, a tested invariant). Snapping is left
+        out when it is off, so keys stored before it existed stay valid.
         """
         data = self.to_json()
         if self.sampling.nframes is None:  # fps None means the default rate: the same analysis as fps=2.0
@@ -394,6 +439,8 @@ class AnalysisOptions:
         data["decoding"].pop("threads")
         data["generation"].pop("batch_size")
         data.pop("torch_threads")
+        if self.snap.target is SnapTarget.NONE:
+            data.pop("snap")
         canonical = json.dumps({"v": OPTIONS_VERSION, **data}, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -461,6 +508,10 @@ def merge_options(defaults: Mapping[str, object], overrides: Mapping[str, object
                 max_windows=_int(chosen["max_windows"]) or DEFAULT_MAX_WINDOWS,
                 batch_size=_int(chosen["batch_size"]) or DEFAULT_BATCH_SIZE,
             ),
+            snap=SnapOptions(
+                target=SnapTarget(str(chosen["snap"] or SnapTarget.NONE)),
+                tolerance_s=_or(_float(chosen["snap_tolerance_s"]), DEFAULT_SNAP_TOLERANCE_S),
+            ),
             torch_threads=_int(chosen["torch_threads"]),
         )
     except SamplingError as exc:  # a combination (min above max): said in the user's terms
@@ -469,6 +520,10 @@ def merge_options(defaults: Mapping[str, object], overrides: Mapping[str, object
 
 def _float(value: object) -> float | None:
     return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 def _int(value: object) -> int | None:
@@ -484,6 +539,8 @@ __all__ = [
     "Knob",
     "ResizeMode",
     "SamplingOptions",
+    "SnapOptions",
+    "SnapTarget",
     "Task",
     "merge_options",
 ]

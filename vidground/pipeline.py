@@ -25,6 +25,8 @@ The path of one ``locate`` call:
 4. Each answer is parsed once (``parse_spans``), scored from its token probabilities (``span_scores``), mapped
    from model time to video time through the plan's frame times and clamped to the video (``map_spans``),
    ranked. Anything odd in the answer is kept: the raw text always, and one line per problem in ``issues``.
+5. With ``snap`` set to ``shots``, the video's shot cuts are found (``detect_shots``) and each span end moves to
+   the nearest cut within the tolerance (``snap_to_shots``); the unsnapped times stay in the result.
 
 ``caption`` is the same with the dense caption prompt; long videos are covered by overlapping windows (the same
 ``_each_window`` loop) whose captions are stitched into one timeline (``stitch_captions``).
@@ -53,7 +55,7 @@ from vidground.model.prompts import (
     clean_query,
     grounding_prompt,
 )
-from vidground.options import DEFAULT_MIN_PIXELS, AnalysisOptions, SamplingOptions, Task
+from vidground.options import DEFAULT_MIN_PIXELS, AnalysisOptions, SamplingOptions, SnapTarget, Task
 from vidground.output.merge import (
     WindowSpans,
     map_spans,
@@ -74,6 +76,7 @@ from vidground.results import (
     Stage,
     VideoResult,
 )
+from vidground.shots import ShotList, ShotOptions, detect_shots, snap_span
 from vidground.timeline import FramePlan, Span, VideoProbe
 from vidground.video.decode import decode_frames
 from vidground.video.probe import probe
@@ -226,13 +229,43 @@ def locate(
     video, window_s = _probed(path, video, options, clock)
     if window_s is None:
         clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
-        return locate_encoded(replace(clip, timings_s=clock.seconds), queries, runner=runner, on_progress=on_progress)
+        result = locate_encoded(replace(clip, timings_s=clock.seconds), queries, runner=runner, on_progress=on_progress)
+    else:
+        walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
+        coarse, logs = _coarse_candidates(walk, queries, window_s=window_s)
+        windows = _windows_around(coarse.plan, logs, window_s=window_s)
+        _ground_windows(walk, queries, logs, windows)
+        result = _merge(walk, queries, logs, coarse.plan)
+    if options.snap.target is SnapTarget.SHOTS:
+        result = snap_to_shots(result, detect_shots(path, video=video), tolerance_s=options.snap.tolerance_s)
+    return result
 
-    walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
-    coarse, logs = _coarse_candidates(walk, queries, window_s=window_s)
-    windows = _windows_around(coarse.plan, logs, window_s=window_s)
-    _ground_windows(walk, queries, logs, windows)
-    return _merge(walk, queries, logs, coarse.plan)
+
+def snap_to_shots(result: VideoResult, shots: ShotList, *, tolerance_s: float) -> VideoResult:
+    """Move every span's ends onto the nearest shot cut within ``tolerance_s`` (:func:`~vidground.shots.snap_span`);
+    each span keeps its unsnapped times, and the provenance says what was done (detector, cuts, ends moved)."""
+    cuts_s = shots.cuts_s
+    moved = 0
+    results = []
+    for answer in result.results:
+        spans = []
+        for span in answer.spans:
+            start_s, end_s = snap_span(span.start_s, span.end_s, cuts_s, tolerance_s=tolerance_s)
+            moved += (start_s != span.start_s) + (end_s != span.end_s)
+            spans.append(
+                SpanResult(start_s, end_s, span.score, unsnapped_start_s=span.start_s, unsnapped_end_s=span.end_s)
+            )
+        results.append(replace(answer, spans=tuple(spans)))
+    provenance = result.provenance
+    snap = {
+        "target": str(SnapTarget.SHOTS),
+        "tolerance_s": tolerance_s,
+        "shots": ShotOptions().to_json(),
+        "cuts_s": list(cuts_s),
+        "ends_moved": moved,
+    }
+    timings = {**provenance.timings_s, Stage.SHOTS: shots.seconds}
+    return replace(result, results=tuple(results), provenance=replace(provenance, snap=snap, timings_s=timings))
 
 
 def caption_encoded(
@@ -847,5 +880,6 @@ __all__ = [
     "locate",
     "locate_encoded",
     "needs_windows",
+    "snap_to_shots",
     "window_length_s",
 ]

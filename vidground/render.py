@@ -11,7 +11,7 @@ import csv
 import dataclasses
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -103,20 +103,30 @@ def _srt_time(seconds: float) -> str:
     return format_timecode(seconds, style="clock").replace(".", ",")
 
 
-def render_srt(result: AnyResult) -> str:
+def srt_text(cues: Sequence[tuple[float, float, str]]) -> str:
+    """SubRip: numbered ``(start_s, end_s, text)`` cues, in the order given, each text on one line."""
     blocks = [
-        f"{n}\n{_srt_time(start)} --> {_srt_time(end)}\n{text}\n"
-        for n, (start, end, text) in enumerate(_cues(result), start=1)
+        f"{n}\n{_srt_time(start)} --> {_srt_time(end)}\n{_one_line(text)}\n"
+        for n, (start, end, text) in enumerate(cues, start=1)
     ]
     return "\n".join(blocks)
 
 
-def render_vtt(result: AnyResult) -> str:
+def vtt_text(cues: Sequence[tuple[float, float, str]]) -> str:
+    """WebVTT: ``(start_s, end_s, text)`` cues, in the order given, each text on one line."""
     blocks = [
-        f"{format_timecode(start, style='clock')} --> {format_timecode(end, style='clock')}\n{text}\n"
-        for start, end, text in _cues(result)
+        f"{format_timecode(start, style='clock')} --> {format_timecode(end, style='clock')}\n{_one_line(text)}\n"
+        for start, end, text in cues
     ]
     return "WEBVTT\n\n" + "\n".join(blocks)
+
+
+def render_srt(result: AnyResult) -> str:
+    return srt_text(_cues(result))
+
+
+def render_vtt(result: AnyResult) -> str:
+    return vtt_text(_cues(result))
 
 
 def render_csv(result: AnyResult, style: TimeStyle = TimeStyle.SECONDS) -> str:

@@ -30,6 +30,9 @@ class Stage(StrEnum):
     DECODE = "decode"
     ENCODE = "encode"
     GENERATE = "generate"
+    SHOTS = "shots"  # shot detection (snapping, ingest)
+    SPEECH = "speech"  # transcription (ingest)
+    OCR = "ocr"  # on-screen text (ingest)
     VIDEOS = "videos"  # vidground eval --videos: one step per video
 
 
@@ -48,18 +51,34 @@ def _opt_float(value: object) -> float | None:
 
 @dataclass(frozen=True)
 class SpanResult:
-    """One place where a query happens, in video seconds, with its score in [0, 1] (None: no token scores)."""
+    """One place where a query happens, in video seconds, with its score in [0, 1] (None: no token scores).
+
+    A span snapped onto shot cuts (``--snap shots``) keeps the times the model gave in ``unsnapped_start_s`` and
+    ``unsnapped_end_s``; they are None (and absent from the JSON) when snapping was off.
+    """
 
     start_s: float
     end_s: float
     score: float | None
+    unsnapped_start_s: float | None = None
+    unsnapped_end_s: float | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"start_s": self.start_s, "end_s": self.end_s, "score": self.score}
+        data: dict[str, Any] = {"start_s": self.start_s, "end_s": self.end_s, "score": self.score}
+        if self.unsnapped_start_s is not None or self.unsnapped_end_s is not None:
+            data["unsnapped_start_s"] = self.unsnapped_start_s
+            data["unsnapped_end_s"] = self.unsnapped_end_s
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SpanResult:
-        return cls(float(data["start_s"]), float(data["end_s"]), _opt_float(data.get("score")))
+        return cls(
+            float(data["start_s"]),
+            float(data["end_s"]),
+            _opt_float(data.get("score")),
+            unsnapped_start_s=_opt_float(data.get("unsnapped_start_s")),
+            unsnapped_end_s=_opt_float(data.get("unsnapped_end_s")),
+        )
 
 
 @dataclass(frozen=True)
@@ -118,7 +137,8 @@ class Provenance:
     ``options`` holds every sampling, decoding and generation knob (its ``params_hash()`` is the index's "same
     analysis" key); ``start_s``/``end_s`` is the range actually analysed; ``passes`` details each model call;
     ``frame_times_s`` are the video times of every frame the model saw (sorted, each once); ``timings_s`` are
-    wall seconds per stage, summed over passes.
+    wall seconds per stage, summed over passes. ``snap`` says how spans were moved onto shot cuts (the detector
+    and its knobs, the tolerance, the cuts in seconds, how many ends moved), None when they were not.
     """
 
     task: Task
@@ -135,6 +155,7 @@ class Provenance:
     passes: tuple[PassInfo, ...]
     frame_times_s: tuple[float, ...]
     timings_s: Mapping[Stage, float] = field(default_factory=dict)
+    snap: Mapping[str, Any] | None = None
 
     @property
     def batch_size(self) -> int:
@@ -182,6 +203,7 @@ class Provenance:
             "passes": [p.to_json() for p in self.passes],
             "frame_times_s": list(self.frame_times_s),
             "timings_s": {str(stage): seconds for stage, seconds in self.timings_s.items()},
+            **({} if self.snap is None else {"snap": dict(self.snap)}),
         }
 
     @classmethod
@@ -201,6 +223,7 @@ class Provenance:
             passes=tuple(PassInfo.from_json(p) for p in data.get("passes") or ()),
             frame_times_s=tuple(float(t) for t in data.get("frame_times_s") or ()),
             timings_s={Stage(k): float(v) for k, v in (data.get("timings_s") or {}).items()},
+            snap=data.get("snap"),
         )
 
 

@@ -16,15 +16,18 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vidground.ocr import OcrOptions
 from vidground.options import (
     DEFAULT_MODEL_ID,
     KNOBS,
     AnalysisOptions,
     DecoderName,
     ResizeMode,
+    SnapTarget,
     check_device,
     merge_options,
 )
+from vidground.speech import SpeechOptions
 
 
 class LogLevel(StrEnum):
@@ -81,11 +84,16 @@ class Settings(BaseSettings):
     max_windows: int = _knob("max_windows")
     batch_size: int = _knob("batch_size")
     torch_threads: int | None = _knob("torch_threads")
+    snap: SnapTarget = _knob("snap")
+    snap_tolerance_s: float = _knob("snap_tolerance_s")
 
     database_url: str | None = None  # unset: the embedded PostgreSQL under data_dir (vidground.index.sql.engine)
     redis_url: str = "redis://127.0.0.1:6379/0"
     data_dir: Path = Field(default_factory=_default_data_dir)
     embedder: str = Field(default="all-MiniLM-L6-v2", description="Sentence embedder of the index's segments.")
+    asr_model: str = Field(default="tiny.en", description="Whisper model: tiny.en (bundled), a folder or a hub id.")
+    asr_language: str = Field(default="en", description="Spoken language code, or 'auto' to detect it.")
+    ocr_fps: float = Field(default=1.0, gt=0, allow_inf_nan=False, description="Frames read for text per second.")
 
     log_level: LogLevel = LogLevel.WARNING
     debug: bool = Field(default=False, description="Show tracebacks of unexpected failures.")
@@ -106,6 +114,15 @@ class Settings(BaseSettings):
             ConfigError: a value outside its bounds (named as ``--flag``), fps and nframes both given.
         """
         return merge_options(self.knob_values(), overrides or {})
+
+    def speech_options(self, *, model: str | None = None, language: str | None = None) -> SpeechOptions:
+        """Transcription options: these settings with a command's ``--asr-model`` / ``--language`` on top."""
+        chosen = (language or self.asr_language).strip()
+        return SpeechOptions(model=model or self.asr_model, language=None if chosen == "auto" else chosen)
+
+    def ocr_options(self, *, fps: float | None = None) -> OcrOptions:
+        """On-screen text options: these settings with a command's ``--ocr-fps`` on top."""
+        return OcrOptions(fps=fps or self.ocr_fps)
 
     # The REST API (api/): where uploads are kept, how large one may be, the server folder JSON imports may name.
     storage_dir: Path | None = Field(default=None, description="Uploaded videos (default: data_dir/videos).")

@@ -57,7 +57,9 @@ def rows(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
-INGEST = ["ingest", "--nframes", "8", "--query", "a bike", "--quiet"]
+# Speech, on-screen text and shots have their own test below; these tests are about captions, queries, subtitles.
+NO_MEDIA = ["--no-speech", "--no-ocr", "--no-shots"]
+INGEST = ["ingest", "--nframes", "8", "--query", "a bike", "--quiet", *NO_MEDIA]
 
 
 def test_ingest_a_folder_reindex_nothing_replace_on_change_and_forget(
@@ -107,7 +109,7 @@ def test_ingest_a_folder_reindex_nothing_replace_on_change_and_forget(
     # Another option: that analysis is replaced, never duplicated; the subtitles stay as they were.
     params_before = rows(index_env, "SELECT params_hash FROM analyses WHERE kind = 'caption' AND video_id = :v",
                          v=bikes_id)  # fmt: skip
-    assert main(["ingest", "--nframes", "6", "--query", "a bike", "--quiet", str(library / "bikes.mp4")]) == 0
+    assert main([*INGEST[:2], "6", *INGEST[3:], str(library / "bikes.mp4")]) == 0  # --nframes 6
     assert "1 ingested" in capsys.readouterr().err
     after = rows(index_env, "SELECT kind, params_hash FROM analyses WHERE video_id = :v ORDER BY kind", v=bikes_id)
     assert [k for k, _ in after] == ["caption", "locate", "subtitles"]
@@ -132,7 +134,7 @@ def test_subtitles_only_need_no_model(
     monkeypatch.setenv("VIDGROUND_DATABASE_URL", pg_database)
     monkeypatch.setenv("VIDGROUND_MODEL_ID", str(tmp_path / "no-such-model"))  # never looked up
     assert main(["db", "upgrade"]) == 0
-    assert main(["ingest", "--no-captions", "--quiet", str(library / "bikes.mp4")]) == 0
+    assert main(["ingest", "--no-captions", "--quiet", *NO_MEDIA, str(library / "bikes.mp4")]) == 0
     assert "1 ingested" in capsys.readouterr().err
     assert rows(pg_database, "SELECT count(*) FROM segments WHERE source = 'subtitle'")[0][0] == 2
 
@@ -147,7 +149,7 @@ def test_an_external_database_must_be_migrated_first(
     assert "run `vidground db upgrade`" in capsys.readouterr().err
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "status"]) == 0
-    assert "(head 0002): at head" in capsys.readouterr().out
+    assert "(head 0004): at head" in capsys.readouterr().out
 
 
 def test_an_interrupted_ingest_leaves_no_half_written_analysis(
@@ -189,3 +191,59 @@ def test_an_interrupted_ingest_leaves_no_half_written_analysis(
     report = ingest_file(library / "bikes.mp4", request, store=store, embedder=real, runner=runner, options=options)
     assert report.stored == ("caption", "locate") and report.skipped == ("subtitles",)
     engine.dispose()
+
+
+def test_ingest_speech_on_screen_text_and_shots_then_search_and_export(
+    pg_database: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No model needed: speech, on-screen text and shots are analyses of their own, searchable by source."""
+    import opentimelineio as otio
+
+    from tests.media import make_talking_video, spoken
+
+    monkeypatch.setenv("VIDGROUND_DATABASE_URL", pg_database)
+    monkeypatch.setenv("VIDGROUND_MODEL_ID", str(tmp_path / "no-such-model"))  # never looked up
+    assert main(["db", "upgrade"]) == 0
+    talk = make_talking_video(
+        tmp_path / "talk.mp4", [(5.0, spoken("Please open the blue door", tmp_path))], seconds=8.0, fps=5.0
+    )
+    args = ["ingest", "--no-captions", "--quiet", "--ocr-fps", "0.5", str(talk)]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "1 ingested" in err and "(shots, speech, ocr;" in err  # stored in the order they ran
+    kinds = rows(pg_database, "SELECT kind, model_id, options FROM analyses ORDER BY kind")
+    assert [k for k, _, _ in kinds] == ["ocr", "shots", "speech"]
+    models = {k: m for k, m, _ in kinds}
+    assert str(models["speech"]).startswith("faster-whisper tiny.en") and "rapidocr" in str(models["ocr"])
+    assert dict(kinds[0][2])["fps"] == 0.5  # each analysis keeps its own options
+    (words,) = rows(pg_database, "SELECT detail -> 'words' FROM segments WHERE source = 'speech'")[0]
+    assert [w["word"].strip(".").lower() for w in words][-2:] == ["blue", "door"]
+
+    assert main(["search", "open the blue door", "--source", "speech", "--format", "json"]) == 0
+    top = json.loads(capsys.readouterr().out)["hits"][0]
+    assert top["source"] == "speech" and abs(top["start_s"] - 5.0) <= 0.5 and "text" in top["signals"]
+    assert main(["search", "blue door", "--source", "nonsense"]) == 2
+
+    # A second ingest skips all three; switching one off leaves the stored one alone.
+    assert main([*args[:-1], "--no-ocr", str(talk)]) == 0
+    assert "0 ingested, 1 already indexed" in capsys.readouterr().err
+
+    out = tmp_path / "talk.otio"
+    assert main(["export", str(talk), "--what", "speech", "--format", "otio", "--out", str(out)]) == 0
+    (marker,) = otio.adapters.read_from_file(str(out)).tracks[0][0].markers
+    assert abs(marker.marked_range.start_time.to_seconds() - top["start_s"]) <= 0.5 / 5.0 + 1e-9
+    assert main(["export", "12345", "--format", "edl"]) == 2
+    assert "no indexed video matches '12345'" in capsys.readouterr().err
+
+
+def test_locate_snap_shots_records_the_cuts(
+    tiny_model_dir: Path, bikes_video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["locate", str(bikes_video), "a bike", "--model", str(tiny_model_dir), "--device", "cpu", "--nframes", "4"]
+    assert main([*args, "--snap", "shots", "--snap-tolerance", "0.5", "--format", "json", "--quiet"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    snap = data["provenance"]["snap"]
+    assert snap["target"] == "shots" and snap["tolerance_s"] == 0.5 and len(snap["cuts_s"]) >= 3
+    assert data["provenance"]["options"]["snap"] == {"target": "shots", "tolerance_s": 0.5}
+    for span in data["results"][0]["spans"]:  # the random model may find nothing; any span it finds keeps both
+        assert {"unsnapped_start_s", "unsnapped_end_s"} <= set(span)

@@ -26,12 +26,21 @@ class Source(StrEnum):
     CAPTION = "caption"
     QUERY_ANSWER = "query_answer"
     SUBTITLE = "subtitle"
+    SPEECH = "speech"  # an utterance transcribed from the audio
+    OCR = "ocr"  # text read on screen
+
+    @classmethod
+    def _missing_(cls, value: object) -> Source | None:
+        return cls.QUERY_ANSWER if value == "answer" else None  # the short name users type
 
 
 class AnalysisKind(StrEnum):
     CAPTION = "caption"
     LOCATE = "locate"
     SUBTITLES = "subtitles"
+    SPEECH = "speech"
+    OCR = "ocr"
+    SHOTS = "shots"
 
 
 class AnalysisStatus(StrEnum):
@@ -89,7 +98,9 @@ class VideoRecord:
 
 @dataclass(frozen=True)
 class SegmentRecord:
-    """One span of a video: ``text`` (caption or subtitle) or ``query`` (the question it answers), in seconds."""
+    """One span of a video: ``text`` (caption, subtitle, speech, on-screen text) or ``query`` (the question it
+    answers), in seconds. ``detail`` holds what a source knows beyond the text: a speech segment's words with
+    their times (``{"words": [{"word", "start_s", "end_s", "p"}]}``), an on-screen text's box and confidence."""
 
     source: Source
     start_s: float
@@ -98,6 +109,7 @@ class SegmentRecord:
     query: str | None = None
     score: float | None = None
     rank: int | None = None
+    detail: Mapping[str, Any] | None = None
 
     @property
     def searchable_text(self) -> str:
@@ -116,6 +128,15 @@ class OutcomeRecord:
 
 
 @dataclass(frozen=True)
+class ShotRecord:
+    """One shot of a video: ``[start_s, end_s)`` in seconds and the source frame it starts at."""
+
+    start_s: float
+    end_s: float
+    start_frame: int
+
+
+@dataclass(frozen=True)
 class AnalysisRecord:
     """One finished analysis of a video, ready to store in one transaction with its segments and outcomes."""
 
@@ -129,6 +150,7 @@ class AnalysisRecord:
     timings_s: Mapping[str, float] = field(default_factory=dict)
     segments: tuple[SegmentRecord, ...] = ()
     outcomes: tuple[OutcomeRecord, ...] = ()
+    shots: tuple[ShotRecord, ...] = ()
 
 
 def analysis_key(

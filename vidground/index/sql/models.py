@@ -4,8 +4,10 @@
 - ``analyses``: one current row per video and kind (caption, locate, subtitles): the options JSON and hash, model,
   provenance, timings, status and error. ``analysis_key`` says what would make it a different analysis.
 - ``query_outcomes``: per standing query of a grounding analysis: found, not found or unreadable, with the raw answers.
-- ``segments``: spans in seconds with their ``text`` (caption, subtitle) or ``query`` (a grounding answer), a generated
+- ``segments``: spans in seconds with their ``text`` (caption, subtitle, speech, on-screen text) or ``query`` (a
+  grounding answer), ``detail`` (speech words with times; on-screen text's box and confidence), a generated
   ``tsvector`` (GIN) for full-text search and a b-tree on ``(video_id, start_s)``.
+- ``shots``: a video's shots (start and end seconds, first frame) from its ``shots`` analysis.
 - ``segment_embeddings``: one vector per segment and the embedding model that made it, under an HNSW index
   (cosine, m=16, ef_construction=64).
 
@@ -121,10 +123,25 @@ class Segment(Base):
     query: Mapped[str | None] = mapped_column(Text)
     score: Mapped[float | None] = mapped_column(Float)
     rank: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed("to_tsvector('english'::regconfig, COALESCE(text, query, ''::text))", persisted=True),
     )
+
+
+class ShotRow(Base):
+    __tablename__ = "shots"
+    __table_args__ = (Index("ix_shots_video_id_start_s", "video_id", "start_s"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    video_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("videos.id", ondelete="CASCADE"), nullable=False)
+    analysis_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("analyses.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    start_s: Mapped[float] = mapped_column(Float, nullable=False)
+    end_s: Mapped[float] = mapped_column(Float, nullable=False)
+    start_frame: Mapped[int] = mapped_column(Integer, nullable=False)
 
 
 class SegmentEmbedding(Base):
@@ -139,9 +156,7 @@ class SegmentEmbedding(Base):
         ),
     )
 
-    segment_id: Mapped[int] = mapped_column(
-        BigInteger, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True
-    )
+    segment_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("segments.id", ondelete="CASCADE"), primary_key=True)
     video_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("videos.id", ondelete="CASCADE"), nullable=False)
     model: Mapped[str] = mapped_column(Text, nullable=False)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM), nullable=False)

@@ -19,11 +19,12 @@ from vidground.index.records import (
     OutcomeRecord,
     QueryOutcome,
     SegmentRecord,
+    ShotRecord,
     Source,
     VideoRecord,
     VideoStatus,
 )
-from vidground.index.sql.models import Analysis, Job, QueryOutcomeRow, Segment, SegmentEmbedding, Video
+from vidground.index.sql.models import Analysis, Job, QueryOutcomeRow, Segment, SegmentEmbedding, ShotRow, Video
 from vidground.jobs import JobStatus
 
 
@@ -103,18 +104,32 @@ class PostgresStore:
 
     def forget(self, ref: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord:
         with Session(self.engine) as session, session.begin():
-            conditions = [Video.content_hash.startswith(ref.lower()), Video.path == ref]
-            if ref.isdigit():
-                conditions.append(Video.id == int(ref))
-            rows = session.scalars(select(Video).where(Video.tenant == tenant, or_(*conditions))).all()
-            if not rows:
-                raise NotFoundError(f"no indexed video matches {ref!r} (give an id, a content hash or a path)")
-            if len(rows) > 1:
-                listed = ", ".join(f"{r.id} ({r.path})" for r in rows[:5])
-                raise ConfigError(f"{ref!r} matches {len(rows)} videos: {listed}; give more of the hash or the id")
-            record = self._record(session, rows[0])
-            session.delete(rows[0])  # analyses, outcomes, segments and vectors go with it (ON DELETE CASCADE)
+            row = self._match(session, ref, tenant)
+            record = self._record(session, row)
+            session.delete(row)  # analyses, outcomes, segments and vectors go with it (ON DELETE CASCADE)
             return record
+
+    def resolve(self, ref: str, *, tenant: str = DEFAULT_TENANT) -> VideoRecord:
+        """The one video an id, a content hash (or a unique prefix of it) or a stored path names.
+
+        Raises:
+            NotFoundError: nothing matches. ConfigError: a prefix matches several videos.
+        """
+        with Session(self.engine) as session:
+            return self._record(session, self._match(session, ref, tenant))
+
+    @staticmethod
+    def _match(session: Session, ref: str, tenant: str) -> Video:
+        conditions = [Video.content_hash.startswith(ref.lower()), Video.path == ref]
+        if ref.isdigit():
+            conditions.append(Video.id == int(ref))
+        rows = session.scalars(select(Video).where(Video.tenant == tenant, or_(*conditions))).all()
+        if not rows:
+            raise NotFoundError(f"no indexed video matches {ref!r} (give an id, a content hash or a path)")
+        if len(rows) > 1:
+            listed = ", ".join(f"{r.id} ({r.path})" for r in rows[:5])
+            raise ConfigError(f"{ref!r} matches {len(rows)} videos: {listed}; give more of the hash or the id")
+        return rows[0]
 
     # -- analyses -------------------------------------------------------------------------------------------
 
@@ -187,6 +202,7 @@ class PostgresStore:
                         "query": _text(s.query),
                         "score": s.score,
                         "rank": s.rank,
+                        "detail": None if s.detail is None else _json(s.detail),
                     }
                     for s in analysis.segments
                 ],
@@ -196,6 +212,20 @@ class PostgresStore:
                 [
                     {"segment_id": sid, "video_id": video_id, "model": embedder, "embedding": list(vector)}
                     for sid, vector in zip(segment_ids, vectors, strict=True)
+                ],
+            )
+        if analysis.shots:
+            session.execute(
+                insert(ShotRow),
+                [
+                    {
+                        "video_id": video_id,
+                        "analysis_id": row.id,
+                        "start_s": shot.start_s,
+                        "end_s": shot.end_s,
+                        "start_frame": shot.start_frame,
+                    }
+                    for shot in analysis.shots
                 ],
             )
         if analysis.outcomes:
@@ -280,9 +310,16 @@ class PostgresStore:
                     query=r.query,
                     score=r.score,
                     rank=r.rank,
+                    detail=r.detail,
                 )
                 for r in session.scalars(query.order_by(Segment.start_s, Segment.id))
             ]
+
+    def shots(self, video_id: int) -> list[ShotRecord]:
+        """A video's stored shots in time order (empty when it has no ``shots`` analysis)."""
+        query = select(ShotRow).where(ShotRow.video_id == video_id).order_by(ShotRow.start_s, ShotRow.id)
+        with Session(self.engine) as session:
+            return [ShotRecord(r.start_s, r.end_s, r.start_frame) for r in session.scalars(query)]
 
     def outcomes(self, video_id: int) -> list[OutcomeRecord]:
         """The per-query outcomes of a video's stored grounding analyses, in the order they were stored."""
