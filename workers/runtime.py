@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from vidground.index.embed import Embedder
     from vidground.index.sql.store import PostgresStore
+    from vidground.ingest import Enrichers
     from vidground.model.base import VideoRunner
     from vidground.settings import Settings
 
@@ -31,6 +32,16 @@ class WorkerRuntime:
     embedder: Embedder
     _runner: VideoRunner | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _enrichers: Enrichers | None = field(default=None, repr=False)
+
+    def enrichers(self) -> Enrichers:
+        """The process's speech model and OCR engine (each loads on its first use)."""
+        with self._lock:
+            if self._enrichers is None:
+                from vidground.ingest import Enrichers
+
+                self._enrichers = Enrichers()
+            return self._enrichers
 
     def runner(self) -> VideoRunner:
         """The process's model runner, built on first call (its weights load on first use, under its own lock)."""

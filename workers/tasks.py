@@ -255,6 +255,12 @@ def _ingest_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> Non
         queries=_queries(job),
         captions=bool(job.request.get("captions", True)),
         tenant=job.tenant,
+        # Speech, on-screen text and shots when the job asks for them (jobs made before they existed do not).
+        speech=bool(job.request.get("speech", False)),
+        ocr=bool(job.request.get("ocr", False)),
+        shots=bool(job.request.get("shots", False)),
+        speech_options=rt.settings.speech_options(),
+        ocr_options=rt.settings.ocr_options(),
     )
     runner = rt.runner() if request.captions or request.queries else None
     deferred = DeferredWrites(rt.store)
@@ -266,6 +272,7 @@ def _ingest_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> Non
         runner=runner,
         options=_options(rt, job),
         on_progress=lambda _path, stage, done, total: on_progress(stage, done, total),
+        enrichers=rt.enrichers(),
     )
     failed = report.outcome is FileOutcome.FAILED
     result = {
@@ -275,6 +282,7 @@ def _ingest_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> Non
         "stored": [str(k) for k in report.stored],
         "skipped": [str(k) for k in report.skipped],
         "n_segments": report.n_segments,
+        "notes": list(report.notes),
     }
     _finish(rt, job, deferred.write_in, status=JobStatus.FAILED if failed else JobStatus.SUCCEEDED,
             result=result, error=report.reason if failed else None, started=started,

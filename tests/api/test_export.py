@@ -45,3 +45,16 @@ def test_export_otio_and_edl_from_stored_segments_and_shots(
     assert [c.source_range.start_time.to_seconds() for c in clips] == [0.0, pytest.approx(3.04)]
     assert client.get(url, headers=acme, params={"format": "docx"}).status_code == 422
     assert client.get(url, headers=globex).status_code == 404  # another tenant's video
+
+
+def test_locate_takes_snap_through_the_options_layer(
+    client: TestClient, acme: dict[str, str], api_dirs: dict[str, Path]
+) -> None:
+    video = add_video(client.app.state.store, "acme", api_dirs["videos"] / "snap.mp4")  # type: ignore[attr-defined]
+    url = f"/v1/videos/{video.id}/locate"
+    options = {"snap": "shots", "snap_tolerance_s": 0.5}
+    response = client.post(url, headers=acme, json={"queries": ["a cut"], "options": options})
+    assert response.status_code == 202, response.text
+    assert response.json()["job"]["options"]["snap"] == {"target": "shots", "tolerance_s": 0.5}
+    refused = client.post(url, headers=acme, json={"queries": ["a cut"], "options": {"snap": "scenes"}})
+    assert refused.status_code == 400 and "--snap" in refused.json()["message"]
