@@ -244,8 +244,10 @@ def _ingest(
     todo = {kind: key for kind, key in due.items() if store.analysis_key(record.id, kind) != key}
     skipped = [kind for kind in due if kind not in todo]
     try:
+        # Caption windows prefer to end on shot cuts: those found now, else those stored before.
+        stored_cuts = [s.start_s for s in store.shots(record.id)[1:]] if AnalysisKind.SHOTS not in todo else []
         for analysis in _run_analyses(path, video, request, todo, runner=runner, options=options,
-                                      on_progress=on_progress, enrichers=enrichers):  # fmt: skip
+                                      on_progress=on_progress, enrichers=enrichers, cuts_s=stored_cuts):  # fmt: skip
             vectors = embedder.embed([s.searchable_text for s in analysis.segments])
             store.replace_analysis(record.id, analysis, vectors=vectors, embedder=embedder.name)
             stored.append(analysis.kind)
@@ -334,9 +336,10 @@ def _run_analyses(
     options: AnalysisOptions,
     on_progress: FileProgress | None,
     enrichers: Enrichers,
+    cuts_s: Sequence[float],
 ) -> Iterable[AnalysisRecord]:
     """The analyses that are due, each ready to store (subtitles first: they need no model; then shots, speech and
-    on-screen text; captions and queries last)."""
+    on-screen text; captions and queries last, their windows ending on the shot cuts where they can)."""
     if AnalysisKind.SUBTITLES in todo:
         yield _subtitle_analysis(_subtitle_files(path, request), todo[AnalysisKind.SUBTITLES])
 
@@ -344,7 +347,9 @@ def _run_analyses(
         return None if on_progress is None else (lambda done, total: on_progress(path, s, done, total))
 
     if AnalysisKind.SHOTS in todo:
-        yield _shots_analysis(path, video, request, todo[AnalysisKind.SHOTS], progress_of(Stage.SHOTS))
+        shots = _shots_analysis(path, video, request, todo[AnalysisKind.SHOTS], progress_of(Stage.SHOTS))
+        cuts_s = [s.start_s for s in shots.shots[1:]]
+        yield shots
     if AnalysisKind.SPEECH in todo:
         model = enrichers.speech_model(request.speech_options)
         yield _speech_analysis(model, path, request, todo[AnalysisKind.SPEECH], progress_of(Stage.SPEECH))
@@ -363,7 +368,7 @@ def _run_analyses(
     queries = list(request.queries) if wants_queries else []
     if wants_captions:
         captions, located = pipeline.caption_and_locate(
-            path, queries, runner=runner, options=options, video=video, on_progress=stage
+            path, queries, runner=runner, options=options, video=video, on_progress=stage, cuts_s=cuts_s
         )
         yield _caption_analysis(captions, todo[AnalysisKind.CAPTION])
     else:

@@ -81,7 +81,7 @@ from vidground.timeline import FramePlan, Span, VideoProbe
 from vidground.video.decode import decode_frames
 from vidground.video.probe import probe
 from vidground.video.sampling import frame_range_s, plan_frames
-from vidground.video.windows import Window, candidate_windows, max_window_s, plan_windows
+from vidground.video.windows import Window, candidate_windows, end_on_cuts, max_window_s, plan_windows
 
 logger = logging.getLogger(__name__)
 
@@ -297,10 +297,12 @@ def caption(
     options: AnalysisOptions | None = None,
     video: VideoProbe | None = None,
     on_progress: StageProgress | None = None,
+    cuts_s: Sequence[float] = (),
 ) -> CaptionResult:
     """Describe the events of a video with their times (dense captioning); long videos in overlapping windows.
 
-    Args: as :func:`locate`, without queries.
+    Args: as :func:`locate`, without queries; ``cuts_s``: the video's shot cuts, if known (a long video's windows
+    then prefer to end on them: :func:`~vidground.video.windows.end_on_cuts`).
 
     Returns:
         A :class:`CaptionResult` with captions in video seconds, sorted by start, clamped to the video.
@@ -315,8 +317,7 @@ def caption(
         clip = _encode(path, video, options, runner=runner, clock=clock, on_progress=on_progress, step=(0, 1))
         return caption_encoded(replace(clip, timings_s=clock.seconds), runner=runner, on_progress=on_progress)
 
-    range_start_s, range_end_s = analysed_range_s(video, options.sampling)
-    windows = plan_windows(range_start_s, range_end_s, window_s=window_s, overlap_s=window_s * CAPTION_OVERLAP)
+    windows = _caption_windows(video, options, window_s=window_s, cuts_s=cuts_s)
     walk = _Walk(path, video, options, runner=runner, clock=clock, on_progress=on_progress)
     raw: list[str] = []
     issues: list[str] = []
@@ -341,12 +342,14 @@ def caption_and_locate(
     options: AnalysisOptions | None = None,
     video: VideoProbe | None = None,
     on_progress: StageProgress | None = None,
+    cuts_s: Sequence[float] = (),
 ) -> tuple[CaptionResult, VideoResult | None]:
     """Dense-caption a video and answer standing queries with one encoding per window (what ``ingest`` runs).
 
     Every window is encoded once at the target fps and asked for its captions and, in a second ``generate`` on the
     same encoding, where each query happens; a short video is one window. Queries are grounded in every window
     (no coarse pass: the windows are encoded for the captions anyway), and their spans merged across windows.
+    Given the video's shot cuts (``cuts_s``), windows prefer to end on them, as in :func:`caption`.
 
     Returns:
         The captions, and the query answers (None when ``queries`` is empty).
@@ -386,7 +389,7 @@ def caption_and_locate(
         pieces = [ask(Window(clip.plan.start_s, clip.plan.end_s), clip)]
         del clip
     else:
-        windows = plan_windows(range_start_s, range_end_s, window_s=window_s, overlap_s=window_s * CAPTION_OVERLAP)
+        windows = _caption_windows(video, options, window_s=window_s, cuts_s=cuts_s)
         pieces = _each_window(walk, windows, ask, first_step=0)
     captions = stitch_captions(pieces, edge_s=_border_tolerance_s(options.sampling), iou=NMS_IOU)
     caption_result = _caption_result(
@@ -474,6 +477,16 @@ def _coarse_candidates(walk: _Walk, queries: Sequence[str], *, window_s: float) 
             )
         logs.append(log)
     return coarse, logs
+
+
+def _caption_windows(
+    video: VideoProbe, options: AnalysisOptions, *, window_s: float, cuts_s: Sequence[float]
+) -> tuple[Window, ...]:
+    """Overlapping windows over the analysed range (10 % overlap), each ending on a shot cut in its overlap if any."""
+    range_start_s, range_end_s = analysed_range_s(video, options.sampling)
+    overlap_s = window_s * CAPTION_OVERLAP
+    windows = plan_windows(range_start_s, range_end_s, window_s=window_s, overlap_s=overlap_s)
+    return end_on_cuts(windows, cuts_s, slack_s=overlap_s)
 
 
 def _candidate_pad_s(coarse: FramePlan) -> float:

@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 
 from vidground import jobs
 from vidground.errors import ConfigError, VidgroundError
-from vidground.index.records import DEFAULT_TENANT, AnalysisKind, AnalysisRecord, NewVideo, VideoRecord, VideoStatus
+from vidground.index.records import (
+    DEFAULT_TENANT,
+    AnalysisKind,
+    AnalysisRecord,
+    NewVideo,
+    ShotRecord,
+    VideoRecord,
+    VideoStatus,
+)
 from vidground.jobs import JobKind, JobRecord, JobStatus, ModelWork
 from workers.app import QueueName, TaskName, app, enqueue
 from workers.runtime import WorkerRuntime, runtime
@@ -306,6 +314,9 @@ class DeferredWrites:
 
     def analysis_key(self, video_id: int, kind: AnalysisKind) -> str | None:
         return self._store.analysis_key(video_id, kind)
+
+    def shots(self, video_id: int) -> list[ShotRecord]:
+        return self._store.shots(video_id)
 
     def replace_analysis(
         self, video_id: int, analysis: AnalysisRecord, *, vectors: Sequence[Sequence[float]], embedder: str

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.media import make_talking_video, render_index_frame, spoken
+from tests.media import make_talking_video, make_video, render_index_frame, spoken
 from vidground.ocr import OcrOptions, TextReader, read_screen_text
 from vidground.pipeline import snap_to_shots
 from vidground.results import Provenance, QueryResult, SpanResult, VideoResult
@@ -216,3 +216,28 @@ def test_text_drawn_at_known_seconds_is_read_with_its_words_apart_and_its_span_c
         assert span.end_s <= end_s + 1.0 + 1e-6 and span.confidence >= 0.8
         x0, y0, x1, y1 = span.box
         assert 0.0 <= x0 < x1 <= 1.0 and 0.7 < y0 < y1 < 0.97  # the band is at 280-340 of 360
+
+
+def test_caption_windows_of_a_long_video_end_on_the_cuts_given(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.fakes import ScriptedRunner
+    from vidground.options import AnalysisOptions, DecodeOptions, ResizeMode, SamplingOptions
+    from vidground.pipeline import caption_and_locate
+
+    long_video = make_video(tmp_path / "long.mp4", width=64, height=48, fps=5.0, n_frames=300, preset="ultrafast")
+    options = replace(
+        AnalysisOptions(decoding=DecodeOptions(resize=ResizeMode.FAST)),
+        sampling=SamplingOptions(fps=2.0, max_frames=16),
+    )
+    answer = '[{"start_time": 1.0, "end_time": 2.0, "description": "A bar moves."}]'
+    plain = ScriptedRunner(respond=lambda prompt, plan: answer)
+    caption_and_locate(long_video, [], runner=plain, options=options)
+    first_end = plain.encoded_plans[0].end_s
+    cut = first_end - 0.4  # inside the first window's overlap with the second
+    runner = ScriptedRunner(respond=lambda prompt, plan: answer)
+    captions, _ = caption_and_locate(long_video, [], runner=runner, options=options, cuts_s=[cut])
+    assert runner.encoded_plans[0].end_s <= cut + 1e-6 < first_end
+    assert captions.provenance.windows[0][1] <= cut + 1e-6  # what the model saw is recorded as it was
+    assert runner.encoded_plans[1].start_s == plain.encoded_plans[1].start_s  # the next window is where it was
+    assert len(runner.encoded_plans) == len(plain.encoded_plans)

@@ -8,6 +8,7 @@ from vidground.errors import ConfigError
 from vidground.options import AnalysisOptions, SnapOptions, SnapTarget, merge_options
 from vidground.settings import Settings
 from vidground.shots import nearest_cut, snap_span
+from vidground.video.windows import Window, end_on_cuts, plan_windows
 
 CUTS = [1.2, 3.04, 5.48]
 
@@ -54,3 +55,14 @@ def test_merge_options_takes_snap_from_flags_over_the_environment(monkeypatch: p
         merge_options(defaults, {"snap": "scenes"})
     with pytest.raises(ConfigError, match="--snap-tolerance-s"):
         merge_options(defaults, {"snap_tolerance_s": -1})
+
+
+def test_windows_end_on_a_cut_in_their_overlap_and_still_cover_the_range() -> None:
+    windows = plan_windows(0.0, 1000.0, window_s=384.0, overlap_s=38.4)
+    assert [(w.start_s, w.end_s) for w in windows] == [(0.0, 384.0), (308.0, 692.0), (616.0, 1000.0)]
+    moved = end_on_cuts(windows, [100.0, 350.0, 690.0, 990.0], slack_s=38.4)
+    assert [(w.start_s, w.end_s) for w in moved] == [(0.0, 350.0), (308.0, 690.0), (616.0, 1000.0)]
+    assert end_on_cuts(windows, [300.0, 700.0], slack_s=38.4) == windows  # no cut in the last 38.4 s: unchanged
+    narrow = end_on_cuts(windows, [310.0], slack_s=200.0)  # never before the next window's start (308)
+    assert narrow[0] == Window(0.0, 310.0)
+    assert end_on_cuts(windows, [307.0], slack_s=200.0)[0] == windows[0]

@@ -11,6 +11,7 @@ from vidground.index.records import (
     AnalysisKind,
     AnalysisRecord,
     NewVideo,
+    ShotRecord,
     VideoRecord,
     VideoStatus,
 )
@@ -39,6 +40,10 @@ class IndexStore(Protocol):
     ) -> None:
         """Store one analysis with its segments, their vectors (one per segment, same order) and outcomes,
         replacing that kind's previous rows, in one transaction."""
+        ...
+
+    def shots(self, video_id: int) -> list[ShotRecord]:
+        """A video's stored shots in time order (empty when none are stored)."""
         ...
 
     def set_status(self, video_id: int, status: VideoStatus, *, error: str | None = None) -> None:

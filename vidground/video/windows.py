@@ -153,3 +153,23 @@ def candidate_windows(
             continue
         windows.extend(plan_windows(lo, hi, window_s=window_s, overlap_s=overlap_s))
     return tuple(windows)
+
+
+def end_on_cuts(windows: Sequence[Window], cuts_s: Sequence[float], *, slack_s: float) -> tuple[Window, ...]:
+    """The same windows, each but the last ending on a shot cut where one lies in its last ``slack_s`` seconds.
+
+    A window that ends on a cut hands the model whole shots, and its captions do not stop mid-shot. The end only
+    moves earlier, and never before the next window's start, so the windows still cover the range. Example: windows
+    [0, 384], [308, 692], [616, 1000], cuts at 350 and 690, slack 38.4 s: the cut at 350 lies in the first window's
+    last 38.4 s, so it becomes [0, 350]; the second becomes [308, 690]; the last is unchanged.
+    """
+    cuts = sorted(cuts_s)
+    out = []
+    for i, window in enumerate(windows):
+        if i + 1 < len(windows):
+            floor_s = max(window.end_s - slack_s, windows[i + 1].start_s, window.start_s)
+            inside = [c for c in cuts if floor_s < c <= window.end_s]
+            if inside:
+                window = Window(window.start_s, inside[-1])
+        out.append(window)
+    return tuple(out)
