@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from vidground.output.timecodes import TimeStyle, format_timecode
-from vidground.results import AnyResult, CaptionResult, QueryResult, VideoResult
+from vidground.results import AnyResult, CaptionResult, QueryResult, SpanResult, VideoResult
 
 
 class OutputFormat(StrEnum):
@@ -176,9 +176,17 @@ def _table_query(answer: QueryResult, tc: Any) -> list[str]:
         return lines
     for rank, span in enumerate(answer.spans, start=1):
         score = "" if span.score is None else f"  score {span.score:.2f}"
-        lines.append(f"    {rank}. {tc(span.start_s):>14} - {tc(span.end_s):<14}{score}".rstrip())
+        lines.append(f"    {rank}. {tc(span.start_s):>14} - {tc(span.end_s):<14}{score}{_snapped(span, tc)}".rstrip())
     lines.extend(f"    note: {issue}" for issue in answer.issues)  # not found shows them as the reason above
     return lines
+
+
+def _snapped(span: SpanResult, tc: Any) -> str:
+    """``(snapped from A - B)`` when ``--snap`` moved an end of this span, else nothing."""
+    before = (span.unsnapped_start_s, span.unsnapped_end_s)
+    if None in before or before == (span.start_s, span.end_s):
+        return ""
+    return f"  (snapped from {tc(before[0])} - {tc(before[1])})"
 
 
 def render_table(result: AnyResult, style: TimeStyle = TimeStyle.SECONDS) -> str:

@@ -66,3 +66,15 @@ def test_windows_end_on_a_cut_in_their_overlap_and_still_cover_the_range() -> No
     narrow = end_on_cuts(windows, [310.0], slack_s=200.0)  # never before the next window's start (308)
     assert narrow[0] == Window(0.0, 310.0)
     assert end_on_cuts(windows, [307.0], slack_s=200.0)[0] == windows[0]
+
+
+def test_the_table_says_which_spans_were_snapped_and_from_where() -> None:
+    from tests.fakes import make_provenance
+    from vidground.render import render_table
+    from vidground.results import QueryResult, SpanResult, VideoResult
+
+    spans = (SpanResult(1.2, 3.04, 0.9, 1.0, 2.9), SpanResult(5.0, 6.0, 0.5, 5.0, 6.0))
+    answer = QueryResult("a door opens", True, True, spans, ("raw",), ())
+    table = render_table(VideoResult("m.mp4", 10.0, 25.0, (answer,), make_provenance()))
+    first, second = [line for line in table.splitlines() if line.strip()[:2] in ("1.", "2.")]
+    assert "(snapped from 1.0s - 2.9s)" in first and "snapped" not in second
