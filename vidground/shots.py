@@ -82,8 +82,9 @@ def detect_shots(
         manager.add_detector(
             AdaptiveDetector(adaptive_threshold=options.threshold, min_scene_len=options.min_shot_frames)
         )
-        callback = None if on_progress is None else _frame_callback(on_progress, video.n_frames)
-        n_frames = manager.detect_scenes(stream, show_progress=False, callback=callback)
+        if on_progress is not None:  # PySceneDetect calls back on cuts only, not per frame: start and end
+            on_progress(0, video.n_frames)
+        n_frames = manager.detect_scenes(stream, show_progress=False)
         scenes = manager.get_scene_list(start_in_scene=True)
     except Exception as exc:  # PySceneDetect and PyAV raise their own types; any of them means "unreadable"
         raise VideoDecodeError(path, f"shot detection could not read it ({type(exc).__name__}: {exc})") from exc
@@ -93,6 +94,8 @@ def detect_shots(
         start_s = 0.0 if i == 0 else _time_s(video, frame)
         end_s = video.duration_s if i + 1 == len(starts) else _time_s(video, starts[i + 1])
         shots.append(ShotRecord(start_s, end_s, frame if i else 0))
+    if on_progress is not None:
+        on_progress(video.n_frames, video.n_frames)
     seconds = time.perf_counter() - started
     logger.info("shots path=%s n_shots=%s n_frames=%s seconds=%.2f", path, len(shots), n_frames, seconds)
     return ShotList(tuple(shots), n_frames=int(n_frames), seconds=seconds)
@@ -102,14 +105,6 @@ def _time_s(video: VideoProbe, frame: int) -> float:
     if 0 <= frame < len(video.frame_times_s):
         return video.frame_times_s[frame]
     return frame / video.fps
-
-
-def _frame_callback(on_progress: Callable[[int, int], None], total: int) -> Callable[[Any, int], None]:
-    def report(_image: Any, frame_num: int) -> None:
-        if frame_num % 100 == 0:
-            on_progress(min(frame_num, total), total)
-
-    return report
 
 
 def nearest_cut(time_s: float, cuts_s: Sequence[float], *, tolerance_s: float) -> float | None:

@@ -241,3 +241,10 @@ def test_caption_windows_of_a_long_video_end_on_the_cuts_given(tmp_path: Path) -
     assert captions.provenance.windows[0][1] <= cut + 1e-6  # what the model saw is recorded as it was
     assert runner.encoded_plans[1].start_s == plain.encoded_plans[1].start_s  # the next window is where it was
     assert len(runner.encoded_plans) == len(plain.encoded_plans)
+
+
+def test_shot_detection_reports_progress(cfr_video: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    video = probe(cfr_video)
+    detect_shots(cfr_video, video=video, on_progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(0, video.n_frames), (video.n_frames, video.n_frames)]

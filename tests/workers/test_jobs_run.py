@@ -139,3 +139,17 @@ def test_a_locate_job_whose_video_is_gone_fails_with_a_message(
     record, _ = wait_for_job(engine, job.id, worker=worker)
     assert record.status is JobStatus.FAILED
     assert record.error == f"job {job.id}: its video None is not in the index (deleted?)"
+
+
+def test_ingest_job_runs_shots_and_speech_when_asked_and_notes_a_video_without_audio(
+    worker: WorkerProcess, producer: Any, engine: Any, bikes_video: Path
+) -> None:
+    from vidground.index.sql.models import ShotRow
+
+    job = _ingest_job(engine, bikes_video, captions=False, shots=True, speech=True)
+    send(producer, "vidground.ingest", job.id)
+    record, _ = wait_for_job(engine, job.id, worker=worker)
+    assert record.status is JobStatus.SUCCEEDED, (record.error, worker.log())
+    assert record.result is not None and record.result["stored"] == ["shots", "speech"]
+    assert record.result["notes"] == ["speech: no audio track"]  # bikes.mp4 has no sound: a note, not a failure
+    assert _count(engine, ShotRow, ShotRow.video_id == record.result["video_id"]) >= 4
