@@ -218,4 +218,3 @@ def resolve_import(root: Path | None, given: str) -> Path:
     if not resolved.is_file():
         raise NotFoundError(f"path {given!r}: no such file under the import root")
     return resolved
-
