@@ -361,8 +361,10 @@ from vidground import pipeline
 from vidground.cli import _settings
 from vidground.model.runner import QwenRunner
 settings = _settings()
-runner = QwenRunner(settings.model_id, device="cpu")
+import torch
+runner = QwenRunner(settings.model_id, revision=settings.model_revision, device=settings.device)
 options = settings.options()
+torch.set_num_threads(options.torch_threads)  # as the worker does with the job's options
 queries = {[f"{SUBJECTS[i % len(SUBJECTS)]} rides a bike" for i in range(n_jobs)]!r}
 pipeline.locate({str(video)!r}, ["warm up"], runner=runner, options=options)
 started = time.perf_counter()
