@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -37,6 +37,11 @@ def get_engine(store: Annotated[PostgresStore, Depends(get_store)]) -> Engine:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[PostgresStore, Depends(get_store)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+# Ids are PostgreSQL bigints: a larger number in a path is a 422 here, not a 500 from the database.
+MAX_ID = 2**63 - 1
+VideoId = Annotated[int, Path(ge=1, le=MAX_ID, description="A video's id.")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="A job's id.")]
 
 
 def current_key(

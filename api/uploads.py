@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 
 from vidground.errors import ConfigError, NotFoundError, PathNotAllowedError, UploadTooLargeError
@@ -187,6 +188,8 @@ async def receive_upload(request: Request, *, folder: Path, max_bytes: int) -> R
     except BaseException:  # our own errors, a cancelled request: no partial file stays behind
         receiver.discard()
         raise
+    # On disk before a row points at it: a crash after the response must not lose an accepted upload.
+    await run_in_threadpool(_fsync, receiver.temp)
     return ReceivedUpload(
         path=receiver.temp,
         content_hash=receiver.digest.hexdigest(),
@@ -194,6 +197,14 @@ async def receive_upload(request: Request, *, folder: Path, max_bytes: int) -> R
         filename=receiver.filename,
         fields=receiver.fields,
     )
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def resolve_import(root: Path | None, given: str) -> Path:
@@ -218,4 +229,3 @@ def resolve_import(root: Path | None, given: str) -> Path:
     if not resolved.is_file():
         raise NotFoundError(f"path {given!r}: no such file under the import root")
     return resolved
-

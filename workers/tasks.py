@@ -10,8 +10,13 @@ Every job task follows the same path (:func:`_run_job`):
    rows back; a job run again replaces its analysis (``replace_analysis_in``), never duplicates it.
 
 Errors: a :class:`~vidground.errors.VidgroundError` (bad file, bad request) fails the job with its message and is
-not retried; a lost database connection is retried with backoff (the row stays running: the retry claims it
-again); anything else fails the job with the exception named and propagates (Celery logs the traceback).
+not retried; anything else fails the job with the exception named and propagates (Celery logs the traceback).
+Transient failures are tried again with backoff (1, 2, 4, 8, 16 s; :func:`_retry_later`): the database gone (the
+row stays running; the retry claims it again), and a CUDA out-of-memory once (the cache is emptied first; a second
+one fails the job with what to lower). Retries travel as new messages through this module's app, with the count
+in the message, and do not count against the job's ``max_attempts`` (which counts workers that died). Where even the
+broker is down, the task ends and the sweeper requeues the row once it is stale. Publishing itself retries with
+backoff (``task_publish_retry_policy`` in :mod:`workers.app`).
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from vidground.index.records import (
     VideoStatus,
 )
 from vidground.jobs import JobKind, JobRecord, JobStatus, ModelWork
-from workers.app import QueueName, TaskName, app, enqueue
+from workers.app import ROUTES, QueueName, TaskName, app, enqueue
 from workers.runtime import WorkerRuntime, runtime
 
 if TYPE_CHECKING:
@@ -51,7 +56,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TASK_OF_KIND = {JobKind.INGEST: TaskName.INGEST, JobKind.LOCATE: TaskName.LOCATE}
-DB_RETRIES = 3
+TRANSIENT_RETRIES = 5
+RETRY_CAP_S = 60.0
 WEBHOOK_TRIES = 5
 WEBHOOK_TIMEOUT_S = 10.0
 
@@ -62,20 +68,25 @@ class JobCancelled(Exception):
     """The job was cancelled while it ran: stop and write nothing."""
 
 
-@app.task(  # type: ignore[untyped-decorator]  # celery has no type hints
-    name=str(TaskName.INGEST), bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=DB_RETRIES
-)
-def ingest(self: Any, job_id: int) -> None:
+class TransientFailure(Exception):
+    """The job met a failure that may pass (``reason``): try it again later rather than fail it."""
+
+    def __init__(self, reason: str, *, cuda_oom: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.cuda_oom = cuda_oom
+
+
+@app.task(name=str(TaskName.INGEST))  # type: ignore[untyped-decorator]  # celery has no type hints
+def ingest(job_id: int, retries: int = 0, oom_retried: bool = False) -> None:
     """Ingest one file (request ``{path, queries, captions}``): captions, standing queries, subtitles, embeddings."""
-    _run_job(job_id, _ingest_job)
+    _run_job(TaskName.INGEST, job_id, _ingest_job, retries=retries, oom_retried=oom_retried)
 
 
-@app.task(  # type: ignore[untyped-decorator]
-    name=str(TaskName.LOCATE), bind=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=DB_RETRIES
-)
-def locate(self: Any, job_id: int) -> None:
+@app.task(name=str(TaskName.LOCATE))  # type: ignore[untyped-decorator]
+def locate(job_id: int, retries: int = 0, oom_retried: bool = False) -> None:
     """Ground queries (request ``{queries}``) in the job's video; the answers become its ``locate`` analysis."""
-    _run_job(job_id, _locate_job)
+    _run_job(TaskName.LOCATE, job_id, _locate_job, retries=retries, oom_retried=oom_retried)
 
 
 @app.task(name=str(TaskName.SWEEP))  # type: ignore[untyped-decorator]
@@ -165,14 +176,81 @@ def webhook(job_id: int, attempt: int = 1) -> None:
 JobWork = Callable[[WorkerRuntime, JobRecord, Progress], None]
 
 
-def _run_job(job_id: int, work: JobWork) -> None:
+def _run_job(task: TaskName, job_id: int, work: JobWork, *, retries: int, oom_retried: bool) -> None:
+    """Run one delivery of a job; a transient failure sends the task again with backoff (:func:`_retry_later`)."""
+    try:
+        _run_claimed(job_id, work, retries=retries)
+    except TransientFailure as failure:
+        _retry_later(task, job_id, failure, retries=retries, oom_retried=oom_retried)
+    except OperationalError as exc:  # the claim, a progress write or the final transaction: the database went away
+        _retry_later(task, job_id, TransientFailure(f"database unavailable ({_first_line(exc.orig or exc)})"),
+                     retries=retries, oom_retried=oom_retried)  # fmt: skip
+
+
+def _retry_later(task: TaskName, job_id: int, failure: TransientFailure, *, retries: int, oom_retried: bool) -> None:
+    """Send the job's task again after 1, 2, 4 ... s (at most ``RETRY_CAP_S``); past ``TRANSIENT_RETRIES``, or a
+    second CUDA out-of-memory, fail the job with the reason. When the broker cannot take the message either, raise:
+    the task ends, the row stays running, and the sweeper requeues it once it is stale."""
+    engine = runtime().store.engine
+    if failure.cuda_oom and oom_retried:
+        _fail_quietly(engine, job_id, f"job {job_id}: out of GPU memory twice ({failure.reason}); lower the frame or "
+                      "token budget (--max-frames, --max-tokens / VIDGROUND_MAX_FRAMES, VIDGROUND_MAX_TOKENS) or "
+                      "the batch size, or run on a larger GPU")  # fmt: skip
+        return
+    if retries >= TRANSIENT_RETRIES:
+        _fail_quietly(engine, job_id, f"job {job_id}: gave up after {retries} retries: {failure.reason}")
+        return
+    countdown_s = min(RETRY_CAP_S, 2.0**retries)
+    logger.warning("job_id=%s transient failure, retry=%s in %.0f s: %s", job_id, retries + 1, countdown_s,
+                   failure.reason)  # fmt: skip
+    # Through this module's app, not ``self.retry``: in a spawn pool process a task's bound app is an unpickled copy
+    # without the broker settings (read lazily from the environment), and its retries went to the default broker.
+    app.send_task(
+        str(task),
+        args=[job_id],
+        kwargs={"retries": retries + 1, "oom_retried": oom_retried or failure.cuda_oom},
+        queue=str(ROUTES[task]),
+        countdown=countdown_s,
+    )
+
+
+def _fail_quietly(engine: Engine, job_id: int, error: str) -> None:
+    """Fail the job with ``error`` and announce it; with the database still down, log it and leave the row to the
+    sweeper."""
+    logger.warning("job_id=%s failed: %s", job_id, error)
+    try:
+        jobs.fail(engine, job_id, error)
+        _announce(engine, jobs.get(engine, job_id))
+    except OperationalError:
+        logger.warning("job_id=%s could not be marked failed: the database is unavailable", job_id)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _is_cuda_oom(exc: BaseException) -> bool:
+    """torch's ``OutOfMemoryError`` (a CUDA allocation failed), told apart without importing torch."""
+    return type(exc).__name__ == "OutOfMemoryError" and type(exc).__module__.split(".")[0] == "torch"
+
+
+def _free_cuda_cache() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def _run_claimed(job_id: int, work: JobWork, *, retries: int) -> None:
     rt = runtime()
     engine = rt.store.engine
     job = jobs.claim(engine, job_id)
     if job is None:
         logger.info("job_id=%s is finished, cancelled or gone: nothing to do", job_id)
         return
-    if job.attempts > job.max_attempts:
+    if job.attempts - retries > job.max_attempts:  # claims by transient retries are not deaths
         jobs.fail(engine, job_id, f"gave up after {job.max_attempts} attempts: the worker died each time")
         logger.warning("job_id=%s gave up after %s attempts", job_id, job.max_attempts)
         _announce(engine, job)
@@ -196,8 +274,11 @@ def _run_job(job_id: int, work: JobWork) -> None:
         logger.info("job_id=%s failed: %s", job_id, exc)
         jobs.fail(engine, job_id, str(exc))
     except OperationalError:
-        raise  # the database went away: Celery retries, the row is still running and is claimed again
+        raise  # the database went away: retried (_run_job), the row is still running and is claimed again
     except Exception as exc:
+        if _is_cuda_oom(exc):  # tried again once (_retry_later), with the cache emptied
+            _free_cuda_cache()
+            raise TransientFailure(f"CUDA out of memory: {_first_line(exc)}", cuda_oom=True) from exc
         jobs.fail(engine, job_id, f"internal error: {type(exc).__name__}: {exc}")
         _announce(engine, job)
         raise

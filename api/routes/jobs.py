@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import CurrentTenant, EngineDep
+from api.deps import CurrentTenant, EngineDep, JobId
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, make_cursor, read_cursor
 from api.schemas import ErrorPublic, JobList, JobPublic
 from vidground import jobs
@@ -40,12 +40,12 @@ def list_jobs(
 
 
 @router.get("/{job_id}")
-def get_job(job_id: int, engine: EngineDep, tenant: CurrentTenant) -> JobPublic:
+def get_job(job_id: JobId, engine: EngineDep, tenant: CurrentTenant) -> JobPublic:
     """One job: status, stage and progress, result or error."""
     return JobPublic.from_record(jobs.get(engine, job_id, tenant=tenant))
 
 
 @router.post("/{job_id}/cancel")
-def cancel_job(job_id: int, engine: EngineDep, tenant: CurrentTenant) -> JobPublic:
+def cancel_job(job_id: JobId, engine: EngineDep, tenant: CurrentTenant) -> JobPublic:
     """Cancel a queued or running job (a running task stops at its next step); a finished job is returned as is."""
     return JobPublic.from_record(jobs.cancel(engine, job_id, tenant=tenant))

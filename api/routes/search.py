@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentTenant, EngineDep, SettingsDep
+from api.deps import MAX_ID, CurrentTenant, EngineDep, SettingsDep
 from api.schemas import ErrorPublic, SearchHitPublic, SearchPagePublic
 from vidground.index.embed import Embedder
 from vidground.index.records import Source
@@ -44,7 +44,7 @@ async def search(
     q: Annotated[str, Query(min_length=1, max_length=1000, description="The event to look for.")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    video_id: int | None = None,
+    video_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     source: Source | None = None,
 ) -> SearchPagePublic:
     """Places in the caller's videos that match ``q``, best first; ``next_cursor`` pages on."""

