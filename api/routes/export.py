@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from api.deps import CurrentTenant, StoreDep
+from api.deps import CurrentTenant, StoreDep, VideoId
 from api.schemas import ErrorPublic
 from vidground.export import MEDIA_TYPES, ExportFormat, ExportWhat
 
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/videos", tags=["videos"], responses={401: {"model
     },
 )
 def export(
-    video_id: int,
+    video_id: VideoId,
     store: StoreDep,
     tenant: CurrentTenant,
     what: ExportWhat = ExportWhat.ALL,
