@@ -1,7 +1,8 @@
 """One frame of a video as a small JPEG, for the web page's library and search hits, cached on disk.
 
-PyAV only (no torch): seek to the keyframe before the asked second, decode forward to the first frame shown at or
-after it, turn it upright (its display matrix), scale it to the asked width (height keeps the ratio), encode JPEG.
+PyAV and numpy only (no torch, no Pillow: the API image has neither): seek to the keyframe before the asked
+second, decode forward to the first frame shown at or after it, turn it upright (its display matrix), scale it to
+the asked width (height keeps the ratio), encode it with FFmpeg's JPEG encoder.
 
 The cache lives in ``<data dir>/thumbnails``, named by the file's content hash, the time in tenths of a second and
 the width (``<sha256>-642-320.jpg`` is 64.2 s at 320 px): the same content of two tenants shares one entry, which
@@ -11,10 +12,10 @@ used files go until the folder is within its byte budget.
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import uuid
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from vidground.errors import VideoDecodeError
 
 logger = logging.getLogger(__name__)
 
-JPEG_QUALITY = 80
+JPEG_QSCALE = 2  # FFmpeg's JPEG quantiser, 1 (best) .. 31: 2 keeps a 320 px frame at a few kB
 
 
 def cache_name(content_hash: str, time_s: float, width: int) -> str:
@@ -72,6 +73,7 @@ def trim_cache(cache_dir: Path, max_bytes: int) -> list[Path]:
 
 def _extract(video: Path, *, time_s: float, width: int) -> bytes:
     import av
+    import numpy as np
 
     from vidground.video.probe import display_rotation_cw
 
@@ -79,21 +81,24 @@ def _extract(video: Path, *, time_s: float, width: int) -> bytes:
         with av.open(str(video)) as container:
             if not container.streams.video:
                 raise VideoDecodeError(str(video.name), "no video stream")
-            stream = container.streams.video[0]
-            frame = _frame_at(container, stream, time_s)
+            frame = _frame_at(container, container.streams.video[0], time_s)
             if frame is None:
                 raise VideoDecodeError(str(video.name), f"no frame could be decoded at or before {time_s:.2f} s")
-            image = frame.to_image()
             rotation_deg = display_rotation_cw(frame)
+            if rotation_deg:
+                rgb = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+                upright = np.ascontiguousarray(np.rot90(rgb, k=-rotation_deg // 90))  # rot90 turns anticlockwise
+                frame = av.VideoFrame.from_ndarray(upright, format="rgb24")
+            width -= width % 2  # 4:2:0 JPEG wants even sizes
+            height = max(2, round(frame.height * width / frame.width / 2) * 2)
+            encoder = av.CodecContext.create("mjpeg", "w")
+            encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuvj420p"
+            encoder.time_base = Fraction(1, 1)
+            encoder.options = {"qmin": str(JPEG_QSCALE), "qmax": str(JPEG_QSCALE)}
+            small = frame.reformat(width=width, height=height, format="yuvj420p")
+            return b"".join(bytes(packet) for packet in [*encoder.encode(small), *encoder.encode(None)])
     except av.FFmpegError as exc:
         raise VideoDecodeError(str(video.name), f"cannot decode a frame ({exc})") from None
-    if rotation_deg:
-        image = image.rotate(-rotation_deg, expand=True)  # PIL turns counter-clockwise; the probe's is clockwise
-    height = max(1, round(image.height * width / image.width))
-    image = image.resize((width, height))
-    out = io.BytesIO()
-    image.convert("RGB").save(out, format="JPEG", quality=JPEG_QUALITY)
-    return out.getvalue()
 
 
 def _frame_at(container: Any, stream: Any, time_s: float) -> Any:

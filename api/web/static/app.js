@@ -336,7 +336,8 @@ async function showVideo(videoId) {
   const duration = video.duration_s;
   document.getElementById("video-title").textContent = `Video ${video.id}`;
   document.title = `Video ${video.id} · vidground`;
-  setStatus(`${timecode(duration)} · ${video.width}×${video.height} · ${video.status}`);
+  document.getElementById("video-facts").textContent =
+    `${timecode(duration)} · ${video.width}×${video.height} · ${video.fps.toFixed(2)} fps · ${video.status}`;
 
   const seek = (t) => {
     player.currentTime = t;
@@ -382,6 +383,7 @@ async function loadCaptions(videoId, duration, seek) {
   ]);
   const captions = list.captions;
   document.getElementById("captions-empty").hidden = captions.length > 0;
+  document.getElementById("caption-list").hidden = captions.length === 0;
   const toggle = document.getElementById("captions-toggle");
   if (captions.length) {
     const track = el("track", { kind: "captions", label: "Captions", srclang: "en", default: true });
