@@ -57,7 +57,8 @@ def test_a_signed_link_serves_ranges_of_its_one_video_only(
         return str(response.json()["message"])
 
     assert "not" in refused(f"/v1/videos/{other.id}/file?token={token}")  # another video of the same tenant
-    assert refused(f"/v1/videos/{mine.id}/file?token={token[:-2]}00").startswith("media token not valid")
+    forged_mac = token[:-1] + ("1" if token.endswith("0") else "0")  # one hex digit of the MAC changed
+    assert refused(f"/v1/videos/{mine.id}/file?token={forged_mac}").startswith("media token not valid")
     assert refused(f"/v1/videos/{mine.id}/file?token=1.2.x.y").startswith("media token malformed")
     assert refused(f"/v1/videos/{mine.id}/file?token=9{'9' * 30}.1.1.0").startswith("media token malformed")
     assert refused(f"/v1/videos/{mine.id}/file").startswith("missing API key")

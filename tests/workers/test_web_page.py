@@ -311,21 +311,27 @@ def test_captions_and_ranked_spans_follow_and_seek_the_player(service: Service, 
     assert width <= 390, "the page scrolls sideways on a phone"
 
 
-def test_a_rejected_upload_shows_the_apis_message(
-    service: Service, browser: Any, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    fake = tmp_path_factory.mktemp("web-reject") / "holiday.mp4"
-    fake.write_bytes(b"this is not a video, only text " * 40)
-    with service.api("acme") as api, fake.open("rb") as stream:
-        refused = api.post("/v1/videos", files={"file": (fake.name, stream, "video/mp4")})
+DROP_FILE = """
+const [name, text] = arguments;
+const data = new DataTransfer();
+data.items.add(new File([text], name, {type: "video/mp4"}));
+document.getElementById("dropzone").dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true}));
+"""
+
+
+def test_a_file_dropped_that_is_not_a_video_shows_the_apis_message(service: Service, browser: Any) -> None:
+    name, text = "holiday.mp4", "this is not a video, only text " * 40
+    with service.api("acme") as api:
+        refused = api.post("/v1/videos", files={"file": (name, text.encode(), "video/mp4")})
     assert refused.status_code == 422
     driver = browser
     open_page(driver, service, "/")
-    css(driver, "#video-input")[0].send_keys(str(fake))
-    css(driver, "#upload-button")[0].click()
+    before = len(css(driver, ".video-item"))
+    driver.execute_script(DROP_FILE, name, text)
     message = wait(driver, lambda d: (css(d, "#upload-message.error") or [None])[0], what="the refusal")
     assert message.text == refused.json()["message"]
-    assert "holiday.mp4" in message.text
+    assert message.text.startswith("holiday.mp4: ")
+    assert len(css(driver, ".video-item")) == before
     screenshot(driver, "library-rejected")
 
 

@@ -194,7 +194,7 @@ function renderVideoItem(video, job) {
       ),
     );
   }
-  if (video.status !== "pending" || video.duration_s > 0) loadThumbnail(img, video.id, Math.min(1, video.duration_s / 2), 160);
+  loadThumbnail(img, video.id, Math.min(1, video.duration_s / 2), 160);
   return item;
 }
 
