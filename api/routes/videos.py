@@ -353,13 +353,17 @@ def get_video(video_id: int, store: StoreDep, tenant: CurrentTenant) -> VideoPub
 
 @router.delete("/{video_id}", status_code=204, response_class=Response)
 def delete_video(video_id: int, store: StoreDep, tenant: CurrentTenant, settings: SettingsDep) -> Response:
-    """Delete a video: its rows and vectors, its queued or running jobs (cancelled), and its stored file when it
-    lives in the storage folder and no other video row uses it (an imported file is left alone)."""
+    """Delete a video: its rows and vectors, its jobs, and its stored file (and subtitles uploaded with it) when it
+    lives in the storage folder and nothing else uses it (an imported file is left alone)."""
+    subtitles = jobs.subtitle_files(store.engine, video_id)  # its jobs go with it (cascade): read them first
     record = store.delete_video(video_id, tenant=tenant)
     path = Path(record.path)
     root = settings.storage_root.resolve()
     if path.resolve().is_relative_to(root) and not store.path_in_use(record.path):
         path.unlink(missing_ok=True)
+    for kept in subtitles:  # uploaded with it; the same content uploaded for another video stays theirs
+        if Path(kept).resolve().is_relative_to(root) and not jobs.subtitle_file_in_use(store.engine, kept):
+            Path(kept).unlink(missing_ok=True)
     logger.info("deleted video_id=%s", video_id)
     return Response(status_code=204)
 

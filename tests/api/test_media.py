@@ -159,3 +159,19 @@ def test_bad_subtitles_are_refused_with_their_name_and_nothing_is_kept(
     assert str(api_dirs["videos"]) not in answer.json()["message"]
     assert [p for p in api_dirs["videos"].rglob("*") if p.is_file()] == []
     assert client.get("/v1/videos", headers=acme).json()["items"] == []
+
+
+def test_deleting_a_video_deletes_its_subtitles_unless_another_video_names_them(
+    client: TestClient, acme: dict[str, str], globex: dict[str, str], cfr_video: Path, cfr25_video: Path,
+    enqueue_fake: EnqueueFake,
+) -> None:  # fmt: skip
+    first = _upload(client, acme, cfr_video, subtitles=("a.srt", SRT)).json()
+    second = _upload(client, globex, cfr25_video, subtitles=("b.srt", SRT)).json()  # same subtitles, another video
+    path = Path(first["job"]["request"]["subtitles"])
+    assert second["job"]["request"]["subtitles"] == str(path)
+
+    assert client.delete(f"/v1/videos/{second['video']['id']}", headers=acme).status_code == 404  # not acme's
+    assert client.delete(f"/v1/videos/{first['video']['id']}", headers=acme).status_code == 204
+    assert path.is_file()  # globex's video still names it
+    assert client.delete(f"/v1/videos/{second['video']['id']}", headers=globex).status_code == 204
+    assert not path.exists()
