@@ -359,3 +359,24 @@ def test_another_tenants_video_is_not_reachable_from_the_page(
     with httpx.Client(base_url=service.base) as anonymous:
         assert anonymous.get(their_link, headers={"Range": "bytes=0-9"}).status_code == 206
         assert anonymous.get(their_link.replace(f"/{theirs}/", f"/{uploaded}/")).status_code == 401
+
+
+def test_the_key_is_asked_for_kept_and_a_wrong_one_is_told(service: Service, browser: Any) -> None:
+    driver = browser
+    driver.get(service.base + "/static/app.css")
+    driver.execute_script("localStorage.removeItem('vidground.apiKey')")
+    driver.get(service.base + "/")
+    wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "no-key", what="the key form")
+    assert "needed" in css(driver, "#key-form")[0].get_attribute("class")
+    assert driver.execute_script("return document.activeElement.id") == "key-input"
+    assert css(driver, "#page-status")[0].text == "Enter an API key to see this tenant's videos."
+    screenshot(driver, "no-key")
+
+    css(driver, "#key-input")[0].send_keys("vg_not-a-key")
+    css(driver, "#key-form button[type=submit]")[0].click()  # saved, and the page reloads with it
+    wait(driver, lambda d: css(d, "#page-status")[0].text.startswith("API key not recognised"), what="the refusal")
+    assert driver.execute_script("return localStorage.getItem('vidground.apiKey')") == "vg_not-a-key"
+    assert not css(driver, ".video-item")
+    css(driver, "#key-forget")[0].click()
+    wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "no-key", what="the key forgotten")
+    assert driver.execute_script("return localStorage.getItem('vidground.apiKey')") is None

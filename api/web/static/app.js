@@ -618,6 +618,7 @@ async function start() {
   }
   if (!apiKey()) {
     askForKey("Enter an API key to see this tenant's videos.");
+    document.body.dataset.ready = "no-key";
     return;
   }
   try {
