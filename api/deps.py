@@ -6,9 +6,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
@@ -65,3 +66,25 @@ def current_tenant(key: CurrentKey) -> str:
 
 
 CurrentTenant = Annotated[str, Depends(current_tenant)]
+
+
+def media_tenant(
+    video_id: int,
+    engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    token: Annotated[
+        str | None, Query(max_length=200, description="A signed link's token (POST .../file-url), instead of a key.")
+    ] = None,
+) -> str:
+    """The tenant of a request for one video's file: a bearer key, else a media token for this video (a browser's
+    ``<video>`` element cannot send a header).
+
+    Raises:
+        AuthenticationError: neither is given, or the one given is not valid (see ``keys.check_media_token``).
+    """
+    if credentials is None and token:
+        return keys.check_media_token(engine, token, video_id=video_id, now_s=time.time()).tenant
+    return current_key(engine, credentials).tenant
+
+
+MediaTenant = Annotated[str, Depends(media_tenant)]

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import queue
 from api.metrics import JobsCollector, Metrics, MetricsMiddleware
-from api.routes import export, ingest_runs, jobs, ops, search, videos
+from api.routes import export, ingest_runs, jobs, media, ops, search, videos, web
 from vidground.errors import VidgroundError
 from vidground.settings import Settings
 
@@ -104,8 +104,9 @@ def create_app(settings: Settings) -> FastAPI:
         logger.exception("unexpected failure on %s %s", request.method, request.url.path)
         return _error(500, "internal", "internal error; the server log has the details")
 
-    for module in (videos, export, jobs, ingest_runs, search, ops):
+    for module in (videos, export, media, jobs, ingest_runs, search, ops, web):
         app.include_router(module.router)
+    app.mount("/static", web.static_files(), name="static")
     return app
 
 

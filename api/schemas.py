@@ -121,6 +121,13 @@ class VideoJobPublic(BaseModel):
     )
 
 
+class FileUrlPublic(BaseModel):
+    """A link to one video's file that needs no header, for a browser's ``<video src>``."""
+
+    url: str = Field(description="Path of GET /v1/videos/{id}/file with a signed ?token=; Range requests work on it.")
+    expires_at: datetime
+
+
 class ImportRequest(BaseModel):
     """Import a file already on the server, under the configured import root."""
 

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 FILE_FIELD = "file"
+SUBTITLES_FIELD = "subtitles"  # an optional .srt/.vtt beside the video, kept in memory: it is small
 MAX_FIELD_BYTES = 64 * 1024  # a form field beside the file (options, webhook_url)
+MAX_SUBTITLES_BYTES = 8 * 1024 * 1024
 MULTIPART_SLACK_BYTES = 1024 * 1024  # boundaries, part headers and small fields on top of the file itself
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg", ".flv", ".wmv", ".y4m"}
@@ -50,6 +52,8 @@ class ReceivedUpload:
     size_bytes: int
     filename: str | None  # as the client sent it: only its suffix is ever used, never as a path
     fields: dict[str, str] = field(default_factory=dict)
+    subtitles: bytes | None = None  # the ``subtitles`` part, when sent
+    subtitles_filename: str | None = None
 
     @property
     def suffix(self) -> str:
@@ -69,6 +73,8 @@ class _Receiver:
         self.size = 0
         self.filename: str | None = None
         self.fields: dict[str, str] = {}
+        self.subtitles: bytes | None = None
+        self.subtitles_filename: str | None = None
         self.finished = False
         self._stream: BinaryIO | None = None
         self._seen_file = False
@@ -77,6 +83,7 @@ class _Receiver:
         self._value = b""
         self._field: bytearray | None = None
         self._field_name = ""
+        self._field_cap = MAX_FIELD_BYTES
 
     def callbacks(self) -> MultipartCallbacks:
         return {
@@ -115,6 +122,10 @@ class _Receiver:
             self._stream = self.temp.open("xb")
         else:
             self._field, self._field_name = bytearray(), name
+            self._field_cap = MAX_SUBTITLES_BYTES if name == SUBTITLES_FIELD else MAX_FIELD_BYTES
+            if name == SUBTITLES_FIELD:
+                raw = params.get(b"filename")
+                self.subtitles_filename = None if raw is None else raw.decode("utf-8", "replace")
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
@@ -129,15 +140,18 @@ class _Receiver:
             self._stream.write(chunk)
         elif self._field is not None:
             self._field += chunk
-            if len(self._field) > MAX_FIELD_BYTES:
-                raise UploadError(f"upload: form field {self._field_name!r} is over {MAX_FIELD_BYTES} bytes")
+            if len(self._field) > self._field_cap:
+                raise UploadError(f"upload: form field {self._field_name!r} is over {self._field_cap} bytes")
 
     def _part_end(self) -> None:
         if self._stream is not None:
             self._stream.close()
             self._stream = None
         elif self._field is not None:
-            self.fields[self._field_name] = self._field.decode("utf-8", "replace")
+            if self._field_name == SUBTITLES_FIELD:
+                self.subtitles = bytes(self._field)
+            else:
+                self.fields[self._field_name] = self._field.decode("utf-8", "replace")
             self._field = None
 
     def _end(self) -> None:
@@ -196,6 +210,8 @@ async def receive_upload(request: Request, *, folder: Path, max_bytes: int) -> R
         size_bytes=receiver.size,
         filename=receiver.filename,
         fields=receiver.fields,
+        subtitles=receiver.subtitles or None,
+        subtitles_filename=receiver.subtitles_filename,
     )
 
 

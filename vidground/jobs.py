@@ -293,3 +293,17 @@ def latest_for_video(engine: Engine, video_id: int, kind: JobKind, *, tenant: st
     with Session(engine) as session:
         row = session.scalar(query)
         return None if row is None else _record(row)
+
+
+def subtitle_files(engine: Engine, video_id: int) -> set[str]:
+    """The subtitle files that a video's jobs name (``request.subtitles``: uploaded with it)."""
+    query = select(Job.request["subtitles"].astext).where(Job.video_id == video_id, Job.request.has_key("subtitles"))
+    with Session(engine) as session:
+        return {path for path in session.scalars(query) if path}
+
+
+def subtitle_file_in_use(engine: Engine, path: str) -> bool:
+    """Whether any job (of any tenant) still names this subtitle file."""
+    query = select(Job.id).where(Job.request["subtitles"].astext == path).limit(1)
+    with Session(engine) as session:
+        return session.scalar(query) is not None

@@ -4,11 +4,16 @@
 sha256, a display prefix (its first 11 characters, e.g. ``vg_Xq3k9aZ1``) that names it in lists, and a per-key
 secret that signs the webhooks of the jobs made with it. ``authenticate`` turns a presented key into its record;
 a revoked key authenticates no more.
+
+A media token (:func:`media_token`) lets a browser's ``<video>`` element, which cannot send a header, fetch one
+video's file for a while: ``<key id>.<video id>.<expiry unix s>.<HMAC>``, signed with a subkey of the key's secret.
+It names one video, expires, and dies with its key when that is revoked.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -150,3 +155,45 @@ def webhook_secret(engine: Engine, key_id: int) -> str:
         if secret is None:
             raise NotFoundError(f"API key {key_id} not found")
         return secret
+
+
+_MEDIA_SUBKEY_LABEL = b"vidground media token v1"  # keeps these MACs apart from the webhook signatures
+
+
+def _media_mac(secret: str, key_id: int, video_id: int, expires_s: int) -> str:
+    subkey = hmac.new(secret.encode(), _MEDIA_SUBKEY_LABEL, hashlib.sha256).digest()
+    return hmac.new(subkey, f"{key_id}.{video_id}.{expires_s}".encode(), hashlib.sha256).hexdigest()
+
+
+def media_token(engine: Engine, key: ApiKeyRecord, video_id: int, *, expires_s: int) -> str:
+    """A token that lets whoever holds it read video ``video_id``'s file until ``expires_s`` (unix seconds).
+
+    The caller checks that the key's tenant owns the video; :func:`check_media_token` checks it again on use.
+    """
+    mac = _media_mac(webhook_secret(engine, key.id), key.id, video_id, expires_s)
+    return f"{key.id}.{video_id}.{expires_s}.{mac}"
+
+
+def check_media_token(engine: Engine, token: str, *, video_id: int, now_s: float) -> ApiKeyRecord:
+    """The live key that signed ``token`` for this video.
+
+    Raises:
+        AuthenticationError: the token is malformed, for another video, expired, forged, or its key is gone or
+            revoked.
+    """
+    parts = token.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and len(p) <= 18 for p in parts[:3]):  # 18 digits fit a bigint
+        raise AuthenticationError("media token malformed; ask POST /v1/videos/{id}/file-url for a new link")
+    key_id, token_video, expires_s = (int(p) for p in parts[:3])
+    if token_video != video_id:
+        raise AuthenticationError(f"media token is for video {token_video}, not {video_id}")
+    if expires_s < now_s:
+        raise AuthenticationError("media token expired; ask POST /v1/videos/{id}/file-url for a new link")
+    with Session(engine) as session:
+        row = session.get(ApiKey, key_id)
+        expected = "" if row is None else _media_mac(row.webhook_secret, key_id, video_id, expires_s)
+        if row is None or not hmac.compare_digest(expected, parts[3]):
+            raise AuthenticationError("media token not valid; ask POST /v1/videos/{id}/file-url for a new link")
+        if row.revoked_at is not None:
+            raise AuthenticationError(f"media token's API key {row.prefix} was revoked")
+        return _record(row)

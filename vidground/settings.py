@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     storage_dir: Path | None = Field(default=None, description="Uploaded videos (default: data_dir/videos).")
     max_upload_bytes: int = Field(default=20 * 1024**3, gt=0, description="Largest upload accepted, in bytes.")
     import_root: Path | None = Field(default=None, description="Folder whose files POST /v1/videos may import.")
+    thumbnail_cache_bytes: int = Field(
+        default=256 * 1024**2, ge=0, description="Disk kept for thumbnails under data_dir/thumbnails (oldest go)."
+    )
+    media_token_ttl_s: float = Field(
+        default=3600.0, gt=0, description="How long a signed URL of a video file (for the web page's player) lasts."
+    )
 
     @property
     def storage_root(self) -> Path:

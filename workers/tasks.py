@@ -325,6 +325,16 @@ def _queries(job: JobRecord) -> tuple[str, ...]:
     return tuple(queries)
 
 
+def _subtitles(job: JobRecord) -> Path | None:
+    """The subtitle file uploaded with the video (request ``subtitles``); None: those beside the video, if any."""
+    given = job.request.get("subtitles")
+    if given is None:
+        return None
+    if not isinstance(given, str) or not given:
+        raise ConfigError(f"job {job.id}: request.subtitles must be a file path, got {given!r}")
+    return Path(given)
+
+
 # -- ingest -----------------------------------------------------------------------------------------------------
 
 
@@ -344,6 +354,7 @@ def _ingest_job(rt: WorkerRuntime, job: JobRecord, on_progress: Progress) -> Non
         queries=_queries(job),
         captions=bool(job.request.get("captions", True)),
         tenant=job.tenant,
+        subtitles=_subtitles(job),
         # Speech, on-screen text and shots when the job asks for them (jobs made before they existed do not).
         speech=bool(job.request.get("speech", False)),
         ocr=bool(job.request.get("ocr", False)),

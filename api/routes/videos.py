@@ -3,17 +3,18 @@ events, and locate queries in it. Every query is scoped to the caller's tenant: 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import mimetypes
 import os
+import uuid
 from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import queue
@@ -35,7 +36,7 @@ from api.schemas import (
 )
 from api.uploads import UploadError, receive_upload, resolve_import
 from vidground import jobs
-from vidground.errors import ConfigError, NotFoundError, VideoDecodeError
+from vidground.errors import ConfigError, SubtitleError, VideoDecodeError
 from vidground.index.records import NewVideo, SegmentRecord, Source, VideoRecord, VideoStatus
 from vidground.index.sql.store import PostgresStore
 from vidground.ingest import hash_file
@@ -60,6 +61,11 @@ _UPLOAD_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "The video."},
+                        "subtitles": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "Optional SubRip (.srt) or WebVTT (.vtt) subtitles, indexed with it.",
+                        },
                         "options": {"type": "string", "description": "JSON object of knob overrides."},
                         "webhook_url": {"type": "string", "description": "Called when the ingest job ends."},
                     },
@@ -104,10 +110,11 @@ def _ingest_job(
     overrides: Mapping[str, Any] | None,
     webhook_url: str | None,
     reuse: bool,
+    subtitles: Path | None = None,
 ) -> tuple[JobRecord, bool]:
-    """The video's ingest job and whether it is new: its latest one when ``reuse`` (same content uploaded again),
-    else (or when it has none) a new one."""
-    if reuse:
+    """The video's ingest job and whether it is new: its latest one when ``reuse`` (same content uploaded again)
+    and no subtitles came with it, else (or when it has none) a new one."""
+    if reuse and subtitles is None:
         latest = jobs.latest_for_video(engine, video.id, JobKind.INGEST, tenant=video.tenant)
         if latest is not None:
             return latest, False
@@ -117,7 +124,12 @@ def _ingest_job(
         tenant=video.tenant,
         kind=JobKind.INGEST,
         video_id=video.id,
-        request={"captions": True, "queries": [], "api_key_id": key_id},
+        request={
+            "captions": True,
+            "queries": [],
+            "api_key_id": key_id,
+            **({} if subtitles is None else {"subtitles": str(subtitles)}),
+        },
         options=options,
         params_hash=params_hash,
         webhook_url=webhook_url,
@@ -201,6 +213,8 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
     shown_as = received.filename or "upload"
     final: Path | None = None
     created_file = False
+    subtitles: Path | None = None
+    created_subtitles = False
     try:
         overrides = _parse_overrides(received.fields.get("options"))
         webhook_url = received.fields.get("webhook_url") or None
@@ -208,12 +222,16 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
             raise UploadError(f"upload: webhook_url {webhook_url[:80]!r} must be an http(s) URL")
         _options(settings, overrides)  # refuse bad options before anything is stored
         video_probe = await _probe(received.path, shown_as)
+        if received.subtitles is not None:
+            subtitles, created_subtitles = await run_in_threadpool(
+                _store_subtitles, root / "subtitles", received.subtitles, received.subtitles_filename
+            )
         existing = store.find_video(received.content_hash, tenant=tenant)
         if existing is not None:
             received.path.unlink(missing_ok=True)
             job, new_job = _ingest_job(
                 store.engine, settings, existing, key_id=key_id, overrides=overrides, webhook_url=webhook_url,
-                reuse=True,
+                reuse=True, subtitles=subtitles,
             )  # fmt: skip
             return _answer(existing, job, created=False, new_job=new_job)
         final = root / f"{received.content_hash}{received.suffix}"
@@ -221,15 +239,44 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
         os.replace(received.path, final)
         video = store.add_video(_new_video(final, received.content_hash, received.size_bytes, video_probe, tenant))
         job, _ = _ingest_job(
-            store.engine, settings, video, key_id=key_id, overrides=overrides, webhook_url=webhook_url, reuse=False
-        )
+            store.engine, settings, video, key_id=key_id, overrides=overrides, webhook_url=webhook_url, reuse=False,
+            subtitles=subtitles,
+        )  # fmt: skip
     except BaseException:
         received.path.unlink(missing_ok=True)
+        if subtitles is not None and created_subtitles:
+            subtitles.unlink(missing_ok=True)
         if final is not None and created_file and not store.path_in_use(str(final)):
             final.unlink(missing_ok=True)
         raise
     logger.info("uploaded video_id=%s bytes=%s job_id=%s", video.id, received.size_bytes, job.id)
     return _answer(video, job, created=True, new_job=True)
+
+
+def _store_subtitles(folder: Path, data: bytes, filename: str | None) -> tuple[Path, bool]:
+    """Check an uploaded subtitle file and keep it as ``<folder>/<sha256>.srt|.vtt``: (its path, whether this call
+    wrote it). Not beside the video: two tenants' uploads of one video share its file, never their subtitles.
+
+    Raises:
+        SubtitleError: not SubRip or WebVTT with at least one cue (named as the client named it).
+    """
+    from vidground.subtitles import read_subtitles
+
+    suffix = ".vtt" if (filename or "").lower().endswith(".vtt") else ".srt"
+    folder.mkdir(parents=True, exist_ok=True)
+    temp = folder / f".upload-{uuid.uuid4().hex}{suffix}"
+    try:
+        temp.write_bytes(data)
+        try:
+            read_subtitles(temp)
+        except SubtitleError as exc:
+            raise SubtitleError(f"subtitles {filename or 'upload'}", exc.reason, line=exc.line) from None
+        final = folder / f"{hashlib.sha256(data).hexdigest()}{suffix}"
+        created = not final.exists()
+        os.replace(temp, final)
+        return final, created
+    finally:
+        temp.unlink(missing_ok=True)
 
 
 async def _import(
@@ -306,34 +353,19 @@ def get_video(video_id: VideoId, store: StoreDep, tenant: CurrentTenant) -> Vide
 
 @router.delete("/{video_id}", status_code=204, response_class=Response)
 def delete_video(video_id: VideoId, store: StoreDep, tenant: CurrentTenant, settings: SettingsDep) -> Response:
-    """Delete a video: its rows and vectors, its queued or running jobs (cancelled), and its stored file when it
-    lives in the storage folder and no other video row uses it (an imported file is left alone)."""
+    """Delete a video: its rows and vectors, its jobs, and its stored file (and subtitles uploaded with it) when it
+    lives in the storage folder and nothing else uses it (an imported file is left alone)."""
+    subtitles = jobs.subtitle_files(store.engine, video_id)  # its jobs go with it (cascade): read them first
     record = store.delete_video(video_id, tenant=tenant)
     path = Path(record.path)
     root = settings.storage_root.resolve()
     if path.resolve().is_relative_to(root) and not store.path_in_use(record.path):
         path.unlink(missing_ok=True)
+    for kept in subtitles:  # uploaded with it; the same content uploaded for another video stays theirs
+        if Path(kept).resolve().is_relative_to(root) and not jobs.subtitle_file_in_use(store.engine, kept):
+            Path(kept).unlink(missing_ok=True)
     logger.info("deleted video_id=%s", video_id)
     return Response(status_code=204)
-
-
-@router.get(
-    "/{video_id}/file",
-    response_class=FileResponse,
-    responses={
-        200: {"content": {"video/mp4": {}}, "description": "The whole file."},
-        206: {"description": "The requested byte range (Content-Range)."},
-        416: {"description": "The range cannot be satisfied."},
-    },
-)
-def video_file(video_id: VideoId, store: StoreDep, tenant: CurrentTenant) -> FileResponse:
-    """The video file, with HTTP Range support so a browser player can seek (206 Partial Content, 416)."""
-    record = store.get_video(video_id, tenant=tenant)
-    path = Path(record.path)
-    if not path.is_file():
-        raise NotFoundError(f"video {video_id}: its file is no longer on the server")
-    media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type)
 
 
 def _caption_segments(store: PostgresStore, video_id: int, tenant: str) -> tuple[VideoRecord, list[SegmentRecord]]:

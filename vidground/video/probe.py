@@ -25,6 +25,12 @@ logger = logging.getLogger(__name__)
 MAX_SIDE_PX = 16384
 # ffmpeg opens text files as "video" through its text-art demuxer; they are not videos for vidground.
 _TEXT_FORMATS = frozenset({"tty"})
+
+
+def _is_still_image(format_name: str) -> bool:
+    """FFmpeg's single-image demuxers: ``image2`` (by extension) and ``jpeg_pipe``, ``png_pipe`` ... (by content).
+    Animated GIF (``gif``) and MJPEG streams (``mjpeg``) are other demuxers, and are videos."""
+    return any(name == "image2" or name.endswith("_pipe") for name in format_name.split(","))
 _TEXT_CODECS = frozenset({"ansi", "bintext", "xbin", "idf"})
 
 
@@ -77,6 +83,9 @@ def _probe_open(file: Path, container: Any) -> VideoProbe:
 
     if container.format.name in _TEXT_FORMATS:
         raise VideoDecodeError(file, "this is a text file, not a video; expected e.g. MP4/MKV/WebM")
+    if _is_still_image(container.format.name):
+        raise VideoDecodeError(file, f"this is a still image ({container.format.name}), not a video; expected "
+                                     "e.g. MP4/MKV/WebM")  # fmt: skip
     if not container.streams.video:
         what = "audio-only file" if container.streams.audio else "no media streams"
         raise VideoDecodeError(file, f"no video stream ({what}); expected a file with a video track")
