@@ -147,7 +147,7 @@ def test_an_external_database_must_be_migrated_first(
     assert "run `vidground db upgrade`" in capsys.readouterr().err
     assert main(["db", "upgrade"]) == 0
     assert main(["db", "status"]) == 0
-    assert "(head 0002): at head" in capsys.readouterr().out
+    assert "(head 0003): at head" in capsys.readouterr().out
 
 
 def test_an_interrupted_ingest_leaves_no_half_written_analysis(

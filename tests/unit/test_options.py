@@ -124,6 +124,10 @@ def test_bad_values_are_refused_by_each_stage() -> None:
         DecodeOptions(backend="ffmpeg")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="batch_size"):
         GenerateOptions(batch_size=0)
+    with pytest.raises(ConfigError, match="resize_threads: expected at least 1, got 0"):
+        DecodeOptions(resize_threads=0)
+    # Options stored before the resize_threads knob existed read back with its default.
+    assert AnalysisOptions.from_json({"decoding": {"threads": 3}}).decoding == DecodeOptions(threads=3)
     with pytest.raises(ConfigError, match="options"):
         AnalysisOptions.from_json({"sampling": {"frames": 3}})
     assert GenerateOptions().new_tokens_for(Task.LOCATE) == 256

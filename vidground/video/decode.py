@@ -6,7 +6,8 @@ same frame numbers, the same PTS and the same pixels for the same plan on MP4/MK
 wrong on some files (MPEG-TS; spec section 9.9) and it reports no PTS per decoded frame, so PyAV is the default.
 Each frame is rotated upright and
 resized to the plan's size as soon as it is decoded, so a full-resolution array of all sampled frames never
-exists.
+exists. With PyAV, decoding runs in its own thread and resizing in others, overlapping (:func:`overlapped`):
+at most :data:`QUEUE_FRAMES` full-size pictures wait between them.
 
 The PyAV path is the fast one (spec section 12): one forward pass; a seek only when the next target lies in a
 later GOP than the packets already sent; frame threading; and H.264 packets that no other picture references
