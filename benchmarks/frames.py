@@ -1,11 +1,17 @@
-"""Frame preparation benchmark: vidground (probe, plan, decode + resize) vs qwen-vl-utils' fetch_video + decord.
+"""Frame preparation benchmark: vidground (probe, plan, decode + resize) against the decode floor and the peer.
 
-Both sides prepare model-ready frames for the same generated H.264 files with the same parameters (fps 2,
-max_frames 768, total_pixels 24576*28*28, min_pixels 16*28*28), each in its own subprocess, in the same run.
-Reports wall time of the work (imports excluded), peak RSS of the process, whether the frame indices are equal,
-and the ratios (target: >= 2x faster, <= 25 % of the peer's peak memory).
+Sides, each in its own subprocess, in the same run, on the same generated H.264 files with the same parameters
+(fps 2, max_frames 768, total_pixels 24576*28*28, min_pixels 16*28*28):
 
-    .venv/bin/python benchmarks/frames.py [--only 5min|1h] [--repeats N] [--peer-python PATH]
+- floor: plain PyAV decoding exactly the packets vidground sends, the planned pictures converted to RGB, no resize;
+- reference and fast: vidground's ``decode_frames`` with each resize path;
+- peer: qwen-vl-utils' fetch_video + decord (under .peer-venv).
+
+Reports wall and CPU seconds of the work (imports excluded), how busy the cores were, peak RSS, whether the frame
+indices are equal, the ratios and the issue-13 targets; then ten runs back to back in one process. The table is
+printed and written to benchmarks/results/frames-<date>-<HHMM>.txt.
+
+    PYTHONPATH=$PWD .venv/bin/python benchmarks/frames.py [--only 5min|1h] [--repeats N] [--skip-peer]
 
 The test files are generated once into benchmarks/media/ (gitignored); see benchmarks/README.md.
 """
@@ -27,6 +33,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA_DIR = ROOT / "benchmarks" / "media"
+RESULTS_DIR = ROOT / "benchmarks" / "results"
 FPS = 2.0
 MAX_FRAMES = 768
 TOTAL_PIXELS = 24576 * 28 * 28
@@ -159,31 +166,142 @@ def check_media(path: Path, video: BenchVideo) -> None:
     )
 
 
-def run_ours(video_path: str, threads: int) -> None:
-    """Worker: vidground's probe → plan → decode+resize; prints one JSON line."""
-    sys.path.insert(0, str(ROOT))
+# -- the sides, each run in its own process -------------------------------------------------------------------
+
+
+def _sampling() -> Any:
+    from vidground.video.sampling import SamplingOptions
+
+    return SamplingOptions(fps=FPS, max_frames=MAX_FRAMES, total_pixels=TOTAL_PIXELS, min_pixels=MIN_PIXELS)
+
+
+def _usage() -> tuple[float, float]:
+    """(wall seconds, CPU seconds of every thread of this process) now."""
+    return time.perf_counter(), time.process_time()
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def prepare_frames(video_path: str, resize: str, threads: int, resize_threads: int) -> dict[str, Any]:
+    """vidground's probe → plan → decode + resize, timed; what the table needs."""
     from vidground.video.decode import decode_frames
     from vidground.video.probe import probe
-    from vidground.video.sampling import SamplingOptions, plan_frames
+    from vidground.video.sampling import plan_frames
 
-    start = time.perf_counter()
+    wall0, cpu0 = _usage()
     info = probe(video_path)
-    options = SamplingOptions(fps=FPS, max_frames=MAX_FRAMES, total_pixels=TOTAL_PIXELS, min_pixels=MIN_PIXELS)
-    plan = plan_frames(info, options)
-    decoded = decode_frames(video_path, plan, backend="pyav", resize="reference", threads=threads, probe=info)
-    wall_s = time.perf_counter() - start
-    result = {
-        "side": "vidground",
-        "backend": decoded.backend,
-        "wall_s": wall_s,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    plan = plan_frames(info, _sampling())
+    decoded = decode_frames(
+        video_path, plan, resize=resize, threads=threads, resize_threads=resize_threads, probe=info
+    )
+    wall1, cpu1 = _usage()
+    return {
+        "wall_s": wall1 - wall0,
+        "cpu_s": cpu1 - cpu0,
         "indices": [s.index for s in decoded.sampled],
-        "n_source_frames": info.n_frames,
         "height": plan.height,
         "width": plan.width,
         "frames_decoded": decoded.frames_decoded,
     }
-    sys.stdout.write(json.dumps(result) + "\n")
+
+
+def run_vidground(video_path: str, resize: str, threads: int, resize_threads: int) -> dict[str, Any]:
+    """Worker: one vidground run."""
+    result = prepare_frames(video_path, resize, threads, resize_threads)
+    return {**result, "peak_rss_mb": _peak_rss_mb()}
+
+
+def run_back_to_back(video_path: str, resize: str, threads: int, resize_threads: int, n: int) -> dict[str, Any]:
+    """Worker: ``n`` vidground runs one after another in this process; each run's time and the RSS after it."""
+    runs = []
+    for _ in range(n):
+        result = prepare_frames(video_path, resize, threads, resize_threads)
+        runs.append({"wall_s": result["wall_s"], "cpu_s": result["cpu_s"], "rss_mb": _rss_mb()})
+    return {"runs": runs, "peak_rss_mb": _peak_rss_mb(), "height": result["height"], "width": result["width"]}
+
+
+def run_floor(video_path: str, threads: int) -> dict[str, Any]:
+    """Worker: the decode floor. Plain PyAV decodes exactly the packets vidground sends and converts exactly
+    the pictures it keeps to RGB (full size, no resize, no rotation, no bookkeeping).
+
+    An untimed first pass runs vidground's decoder and records the packets it sends to FFmpeg (PTS, keyframe
+    flag); the timed pass demuxes the file, seeks where vidground seeks (a wanted keyframe past the next one),
+    skips the packets vidground skips, and converts the planned frames with ``to_ndarray(format="rgb24")``.
+    Raises if it does not replay the same packets and pictures.
+    """
+    import av
+
+    from vidground.options import ResizeMode
+    from vidground.video.decode import PyAVDecoder
+    from vidground.video.probe import probe, pts_to_seconds, stream_origin_pts
+    from vidground.video.sampling import plan_frames
+
+    sent: list[tuple[int | None, bool]] = []
+
+    class RecordingDecoder(PyAVDecoder):
+        def _decode(self, ctx: Any, packet: Any, *args: Any) -> list[Any]:
+            if packet is not None:
+                sent.append((packet.pts, bool(packet.is_keyframe)))
+            return super()._decode(ctx, packet, *args)
+
+    info = probe(video_path)
+    plan = plan_frames(info, _sampling())
+    RecordingDecoder().decode(
+        Path(video_path), plan, info, resize=ResizeMode.FAST, threads=threads, resize_threads=1, on_progress=None
+    )
+    targets_s = {info.frame_times_s[i] for i in plan.indices}
+
+    wall0, cpu0 = _usage()
+    converted = replayed = 0
+    with av.open(video_path) as container:
+        stream = container.streams.video[0]
+        ctx = stream.codec_context
+        ctx.thread_type = "AUTO"
+        ctx.thread_count = threads
+        origin, time_base = stream_origin_pts(stream), stream.time_base
+
+        def keep(frames: list[Any]) -> None:
+            nonlocal converted
+            for frame in frames:
+                if frame.pts is not None and pts_to_seconds(frame.pts, origin, time_base) in targets_s:
+                    frame.to_ndarray(format="rgb24")
+                    converted += 1
+
+        packets = container.demux(stream)
+        while replayed < len(sent):
+            packet = next(packets, None)
+            if packet is None:
+                break
+            want_pts, want_key = sent[replayed]
+            if packet.pts == want_pts:
+                keep(ctx.decode(packet))
+                replayed += 1
+            elif want_key and packet.is_keyframe:  # vidground jumped over this GOP: seek as it did
+                ctx.flush_buffers()
+                container.seek(want_pts, backward=True, any_frame=False, stream=stream)
+                packets = container.demux(stream)
+        keep(ctx.decode(None))
+    wall1, cpu1 = _usage()
+    if replayed != len(sent) or converted != len(targets_s):
+        raise RuntimeError(
+            f"floor replay: {replayed} of {len(sent)} packets, {converted} of {len(targets_s)} pictures"
+        )
+    return {
+        "wall_s": wall1 - wall0,
+        "cpu_s": cpu1 - cpu0,
+        "peak_rss_mb": _peak_rss_mb(),
+        "indices": list(plan.indices),
+        "height": info.height,
+        "width": info.width,
+        "frames_decoded": len(sent),
+    }
 
 
 def run_side(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
@@ -226,35 +344,53 @@ def run_side(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
     return result
 
 
-def bench(video: BenchVideo, repeats: int, peer_python: str, threads: int) -> dict[str, Any]:
+# -- the run --------------------------------------------------------------------------------------------------
+
+SIDES = ("floor", "reference", "fast", "peer")  # in the order they run; the peer, the memory-hungry one, last
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    repeats: int
+    peer_python: str | None  # None: --skip-peer
+    threads: int
+    resize_threads: int
+    back_to_back: int
+
+
+def _worker_cmd(config: RunConfig, *args: str) -> list[str]:
+    threads = ["--threads", str(config.threads), "--resize-threads", str(config.resize_threads)]
+    return [sys.executable, str(Path(__file__).resolve()), *threads, *args]
+
+
+def bench(video: BenchVideo, config: RunConfig) -> dict[str, list[dict[str, Any]]]:
     path = str(ensure_media(video))
-    ours_cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", path, "--threads", str(threads)]
-    peer_cmd = [
-        peer_python,
-        str(ROOT / "benchmarks" / "_peer_frames.py"),
-        path,
-        "--fps",
-        str(FPS),
-        "--max-frames",
-        str(MAX_FRAMES),
-        "--total-pixels",
-        str(TOTAL_PIXELS),
-        "--min-pixels",
-        str(MIN_PIXELS),
-    ]
+    cmds = {
+        "floor": _worker_cmd(config, "--worker", "floor", path),
+        "reference": _worker_cmd(config, "--worker", "reference", path),
+        "fast": _worker_cmd(config, "--worker", "fast", path),
+    }
+    if config.peer_python is not None:
+        cmds["peer"] = [
+            config.peer_python,
+            str(ROOT / "benchmarks" / "_peer_frames.py"),
+            path,
+            *("--fps", str(FPS), "--max-frames", str(MAX_FRAMES)),
+            *("--total-pixels", str(TOTAL_PIXELS), "--min-pixels", str(MIN_PIXELS)),
+        ]
     env = dict(os.environ, FORCE_QWENVL_VIDEO_READER="decord")
-    ours, peer = [], []
-    for i in range(repeats):
-        print(f"[{video.name}] run {i + 1}/{repeats}: vidground ...", flush=True)
-        ours.append(run_side(ours_cmd, env))
-        print(f"[{video.name}] run {i + 1}/{repeats}: peer ...", flush=True)
-        peer.append(run_side(peer_cmd, env))
-    return {"video": video, "ours": ours, "peer": peer}
+    runs: dict[str, list[dict[str, Any]]] = {side: [] for side in cmds}
+    for i in range(config.repeats):
+        for side, cmd in cmds.items():
+            print(f"[{video.name}] run {i + 1}/{config.repeats}: {side} ...", flush=True)
+            runs[side].append(run_side(cmd, env))
+    return runs
 
 
 @dataclass(frozen=True)
 class SideSummary:
     wall_s: float  # median over the successful runs
+    cpu_s: float  # median over the successful runs
     peak_rss_mb: float  # maximum over the successful runs
     indices: list[int]
     size: str
@@ -267,6 +403,7 @@ def summarise(runs: list[dict[str, Any]]) -> SideSummary | None:
         return None
     return SideSummary(
         wall_s=statistics.median(float(r["wall_s"]) for r in good),
+        cpu_s=statistics.median(float(r.get("cpu_s", "nan")) for r in good),
         peak_rss_mb=max(float(r["peak_rss_mb"]) for r in good),
         indices=list(good[0]["indices"]),
         size=f"{good[0]['width']}x{good[0]['height']}",
@@ -274,36 +411,94 @@ def summarise(runs: list[dict[str, Any]]) -> SideSummary | None:
     )
 
 
-def print_table(results: list[dict[str, Any]]) -> None:
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def table(results: dict[str, dict[str, list[dict[str, Any]]]], cores: int) -> list[str]:
+    """The per-file table, then the targets with met / MISSED."""
     header = (
-        f"{'video':<6} {'side':<10} {'wall s':>8} {'peak RSS MB':>12} {'frames':>7} {'size':>9} "
-        f"{'decoded':>8} {'idx equal':>9} {'speed-up':>9} {'mem ratio':>9}"
+        f"{'video':<6} {'side':<10} {'wall s':>7} {'CPU s':>7} {'busy':>5} {'peak MB':>8} {'frames':>6} "
+        f"{'size':>9} {'decoded':>7} {'same idx':>8} {'x peer':>7} {'/ floor':>7} {'mem %':>6}"
     )
-    print()
-    print(header)
-    print("-" * len(header))
-    for res in results:
-        video: BenchVideo = res["video"]
-        ours, peer = summarise(res["ours"]), summarise(res["peer"])
-        equal = "-" if not (ours and peer) else ("yes" if ours.indices == peer.indices else "NO")
-        for label, summ, runs in (("vidground", ours, res["ours"]), ("peer", peer, res["peer"])):
+    lines = [header, "-" * len(header)]
+    checks: list[str] = []
+    for name, runs in results.items():
+        summary = {side: summarise(side_runs) for side, side_runs in runs.items()}
+        peer, floor = summary.get("peer"), summary.get("floor")
+        for side, summ in summary.items():
             if summ is None:
-                errors = "; ".join(str(r["error"]) for r in runs)
-                print(f"{video.name:<6} {label:<10} failed: {errors}")
+                errors = "; ".join(str(r["error"]) for r in runs[side])
+                lines.append(f"{name:<6} {side:<10} failed: {errors}")
                 continue
-            speed = mem = ""
-            if label == "vidground" and peer:
-                speed = f"{peer.wall_s / summ.wall_s:.2f}x"
-                mem = f"{100 * summ.peak_rss_mb / peer.peak_rss_mb:.1f}%"
+            busy = summ.cpu_s / (summ.wall_s * cores)
+            same = "-" if peer is None or side == "peer" else ("yes" if summ.indices == peer.indices else "NO")
+            speed = f"{peer.wall_s / summ.wall_s:.2f}x" if peer and side != "peer" else ""
+            over_floor = f"{summ.wall_s / floor.wall_s:.2f}" if floor and side in ("reference", "fast") else ""
+            mem = f"{100 * summ.peak_rss_mb / peer.peak_rss_mb:.1f}" if peer and side != "peer" else ""
             decoded = "-" if summ.frames_decoded is None else str(summ.frames_decoded)
-            print(
-                f"{video.name:<6} {label:<10} {summ.wall_s:>8.1f} {summ.peak_rss_mb:>12.0f} "
-                f"{len(summ.indices):>7} {summ.size:>9} {decoded:>8} {equal:>9} {speed:>9} {mem:>9}"
+            lines.append(
+                f"{name:<6} {side:<10} {summ.wall_s:>7.1f} {summ.cpu_s:>7.1f} {100 * busy:>4.0f}% "
+                f"{summ.peak_rss_mb:>8.0f} {len(summ.indices):>6} {summ.size:>9} {decoded:>7} {same:>8} "
+                f"{speed:>7} {over_floor:>7} {mem:>6}"
             )
-    print(
-        "\nwall s: median of the work inside each process (imports excluded); peak RSS: the process's own "
-        "maximum;\nspeed-up = peer / vidground; mem ratio = vidground / peer (targets: >= 2x, <= 25 %)."
+        fast, ref = summary.get("fast"), summary.get("reference")
+        if fast and floor:
+            checks.append(f"{name}: fast within 1.3x of the floor: {fast.wall_s / floor.wall_s:.2f}x "
+                          f"{_verdict(fast.wall_s <= 1.3 * floor.wall_s)}")  # fmt: skip
+        if ref:
+            ideal_s = ref.cpu_s / cores
+            busy_ok = ref.wall_s <= 1.15 * ideal_s
+            checks.append(f"{name}: reference keeps {cores} cores busy (wall <= 1.15 x CPU / cores): "
+                          f"{ref.wall_s:.1f} s vs {ideal_s:.1f} s, {_verdict(busy_ok)}")  # fmt: skip
+        if peer:
+            for side, summ, target in (("fast", fast, 3.5), ("reference", ref, 2.5)):
+                if summ:
+                    speed = peer.wall_s / summ.wall_s
+                    checks.append(f"{name}: {side} >= {target}x the peer: {speed:.2f}x {_verdict(speed >= target)}")
+            for side, summ in (("fast", fast), ("reference", ref)):
+                if summ:
+                    share = summ.peak_rss_mb / peer.peak_rss_mb
+                    checks.append(f"{name}: {side} memory <= 5 % of the peer's: {100 * share:.1f} % "
+                                  f"{_verdict(share <= 0.05)}")  # fmt: skip
+    lines += [
+        "",
+        "wall s / CPU s: medians of the work inside each process (interpreter start and imports excluded); CPU s",
+        f"counts every thread; busy = CPU s / (wall s x {cores} cores); peak MB: the process's own peak RSS;",
+        "x peer = peer wall / side wall; / floor = side wall / floor wall; mem % = side peak / peer peak.",
+        "floor: plain PyAV decoding the packets vidground sends and converting the same pictures to RGB.",
+        "",
+        "targets:",
+        *(f"  {c}" for c in checks),
+    ]
+    return lines
+
+
+def back_to_back_lines(video: BenchVideo, config: RunConfig, resize: str) -> list[str]:
+    """Run ``config.back_to_back`` analyses of ``video`` in one process; one row: first, median, last, RSS."""
+    path = str(ensure_media(video))
+    n = config.back_to_back
+    print(f"[{video.name}] {n} runs back to back in one process ({resize}) ...", flush=True)
+    result = run_side(
+        _worker_cmd(config, "--worker", "back-to-back", path, "--resize", resize, "--n", str(n)), dict(os.environ)
     )
+    label = f"{n} x {video.name}, {resize}, one process"
+    if "error" in result:
+        return [f"{label}: failed: {result['error']}"]
+    walls = [r["wall_s"] for r in result["runs"]]
+    rss = [r["rss_mb"] for r in result["runs"]]
+    return [
+        f"{label}: wall s first {walls[0]:.1f}, median {statistics.median(walls):.1f}, last {walls[-1]:.1f} "
+        f"(all: {', '.join(f'{w:.1f}' for w in walls)})",
+        f"{' ' * len(label)}  RSS after run 1 {rss[0]:.0f} MB, after run {n} {rss[-1]:.0f} MB, "
+        f"peak {result['peak_rss_mb']:.0f} MB",
+    ]
+
+
+def machine_line() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    return f"{len(os.sched_getaffinity(0))} cores, load average {load} ({now})"
 
 
 def main() -> None:
@@ -311,26 +506,59 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(VIDEOS), help="run one file only")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--peer-python", default=str(ROOT / ".peer-venv" / "bin" / "python"))
-    parser.add_argument("--threads", type=int, default=2, help="vidground decoder threads")
+    parser.add_argument("--skip-peer", action="store_true", help="leave the peer out (quick checks only)")
+    parser.add_argument("--threads", type=int, default=2, help="decoder threads (vidground and the floor)")
+    parser.add_argument("--resize-threads", type=int, default=1, help="vidground's torch threads for the resize")
+    parser.add_argument("--back-to-back", type=int, default=10, metavar="N", help="runs in one process (0: skip)")
     parser.add_argument("--generate-only", action="store_true", help="make the media files and stop")
-    parser.add_argument("--worker", metavar="VIDEO", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help="write the table here too (default benchmarks/results/frames-DATE.txt)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw results as JSON")
+    parser.add_argument("--worker", nargs=2, metavar=("SIDE", "VIDEO"), help=argparse.SUPPRESS)
+    parser.add_argument("--resize", default="fast", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        run_ours(args.worker, args.threads)
+        sys.path.insert(0, str(ROOT))
+        side, path = args.worker
+        if side == "floor":
+            out = run_floor(path, args.threads)
+        elif side == "back-to-back":
+            out = run_back_to_back(path, args.resize, args.threads, args.resize_threads, args.n)
+        else:
+            out = run_vidground(path, side, args.threads, args.resize_threads)
+        sys.stdout.write(json.dumps(out) + "\n")
         return
     chosen = [VIDEOS[args.only]] if args.only else list(VIDEOS.values())
     if args.generate_only:
         for video in chosen:
             ensure_media(video)
         return
-    if not Path(args.peer_python).exists():
+    if not args.skip_peer and not Path(args.peer_python).exists():
         sys.exit(f"peer python {args.peer_python} not found; run benchmarks/setup_peer_env.sh first")
-    results = [bench(video, args.repeats, args.peer_python, args.threads) for video in chosen]
-    print_table(results)
+    config = RunConfig(
+        repeats=args.repeats,
+        peer_python=None if args.skip_peer else args.peer_python,
+        threads=args.threads,
+        resize_threads=args.resize_threads,
+        back_to_back=args.back_to_back,
+    )
+    started = time.perf_counter()
+    lines = [f"$ {' '.join([Path(sys.executable).name, *sys.argv])}", f"before: {machine_line()}"]
+    results = {video.name: bench(video, config) for video in chosen}
+    cores = len(os.sched_getaffinity(0))
+    lines += ["", *table(results, cores)]
+    if config.back_to_back:
+        lines += ["", *back_to_back_lines(VIDEOS["5min"], config, "fast")]
+    lines += ["", f"after: {machine_line()}; the whole run took {time.perf_counter() - started:.0f} s"]
+    text = "\n".join(lines) + "\n"
+    print("\n" + text, end="")
+    stamp = time.strftime("%Y-%m-%d-%H%M", time.gmtime())
+    out_path = Path(args.out) if args.out else RESULTS_DIR / f"frames-{stamp}.txt"
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(text)
+    print(f"written to {out_path}")
     if args.json:
-        raw = [{"video": r["video"].name, "ours": r["ours"], "peer": r["peer"]} for r in results]
-        Path(args.json).write_text(json.dumps(raw, indent=1))
+        Path(args.json).write_text(json.dumps(results, indent=1))
 
 
 if __name__ == "__main__":

@@ -186,6 +186,16 @@ KNOBS: dict[str, Knob] = {
         Knob("decoder", "decoding", DecoderName, DecoderName.PYAV.value, "", "Video decoder."),
         Knob("resize", "decoding", ResizeMode, ResizeMode.REFERENCE.value, "", "Frame resize: reference or fast."),
         Knob("decode_threads", "decoding", int, 2, "threads", "Decoder threads (0: FFmpeg picks).", ge=0, le=64),
+        Knob(
+            "resize_threads",
+            "decoding",
+            int,
+            1,
+            "threads",
+            "Threads resizing frames while decoding, one torch thread each.",
+            ge=1,
+            le=64,
+        ),
         # Generation.
         Knob(
             "max_new_tokens",
@@ -316,11 +326,12 @@ class SamplingOptions:
 
 @dataclass(frozen=True)
 class DecodeOptions:
-    """How frames are read: decoder backend, resize path, decoder threads."""
+    """How frames are read: decoder backend, resize path, decoder threads, torch threads for the resize."""
 
     backend: DecoderName = DecoderName.PYAV
     resize: ResizeMode = ResizeMode.REFERENCE
     threads: int = 2
+    resize_threads: int = 1
 
     def __post_init__(self) -> None:
         for name, value in (("decoder", self.backend), ("resize", self.resize)):
@@ -329,9 +340,10 @@ class DecodeOptions:
                 raise ConfigError(f"{name}: {problem}")
         object.__setattr__(self, "backend", DecoderName(self.backend))
         object.__setattr__(self, "resize", ResizeMode(self.resize))
-        problem = knob_problem("decode_threads", self.threads)
-        if problem is not None:
-            raise ConfigError(f"decode_threads: {problem}")
+        for knob, count in (("decode_threads", self.threads), ("resize_threads", self.resize_threads)):
+            problem = knob_problem(knob, count)
+            if problem is not None:
+                raise ConfigError(f"{knob}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -400,6 +412,7 @@ class AnalysisOptions:
                 "backend": str(self.decoding.backend),
                 "resize": str(self.decoding.resize),
                 "threads": self.decoding.threads,
+                "resize_threads": self.decoding.resize_threads,
             },
             "generation": {f.name: getattr(self.generation, f.name) for f in fields(GenerateOptions)},
             "snap": self.snap.to_json(),
@@ -429,7 +442,7 @@ class AnalysisOptions:
     def params_hash(self) -> str:
         """A stable key (sha256 hex) for "the same analysis": equal for equal options, different otherwise.
 
-        Knobs that cannot change what the model sees or says are left out: decoder threads and torch threads
+        Knobs that cannot change what the model sees or says are left out: decoder, resize and torch threads
         (speed only) and the batch size (batched answers equal single ones, a tested invariant). Snapping is left
         out when it is off, so keys stored before it existed stay valid.
         """
@@ -437,6 +450,7 @@ class AnalysisOptions:
         if self.sampling.nframes is None:  # fps None means the default rate: the same analysis as fps=2.0
             data["sampling"]["fps"] = self.sampling.target_fps
         data["decoding"].pop("threads")
+        data["decoding"].pop("resize_threads")
         data["generation"].pop("batch_size")
         data.pop("torch_threads")
         if self.snap.target is SnapTarget.NONE:
@@ -502,6 +516,7 @@ def merge_options(defaults: Mapping[str, object], overrides: Mapping[str, object
                 backend=DecoderName(str(chosen["decoder"])),
                 resize=ResizeMode(str(chosen["resize"])),
                 threads=_int(chosen["decode_threads"]) or 0,
+                resize_threads=_int(chosen["resize_threads"]) or 1,
             ),
             generation=GenerateOptions(
                 max_new_tokens=_int(chosen["max_new_tokens"]),

@@ -694,6 +694,7 @@ def _encode(
         backend=decoding.backend,
         resize=decoding.resize,
         threads=decoding.threads,
+        resize_threads=decoding.resize_threads,
         probe=video,
         on_progress=None if on_progress is None else _stage(on_progress, Stage.DECODE),
     )

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     decoder: DecoderName = _knob("decoder")
     resize: ResizeMode = _knob("resize")
     decode_threads: int = _knob("decode_threads")
+    resize_threads: int = _knob("resize_threads")
     max_new_tokens: int | None = _knob("max_new_tokens")
     max_windows: int = _knob("max_windows")
     batch_size: int = _knob("batch_size")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from tests.media import (
     read_frame_index,
 )
 from vidground.errors import ConfigError, DecoderBackendError, SamplingError, VideoDecodeError
+from vidground.options import ResizeMode
 from vidground.timeline import FramePlan, SampledFrame, VideoProbe
-from vidground.video.decode import decode_frames, get_decoder, h264_is_disposable
+from vidground.video.decode import _Output, decode_frames, get_decoder, h264_is_disposable, overlapped
 from vidground.video.probe import probe
 from vidground.video.resize import resize_frame
 
@@ -167,11 +169,15 @@ def test_rotated_video_comes_out_upright(rotated_video: Path) -> None:
         assert [read_frame_index(f) for f in decoded.frames] == [3, 17]
 
 
+@pytest.mark.parametrize("resize_threads", [1, 3])
 @pytest.mark.parametrize("mode", ["reference", "fast"])
-def test_frames_are_resized_to_the_plan_size(cfr_video: Path, mode: str) -> None:
+def test_frames_are_resized_to_the_plan_size(cfr_video: Path, mode: str, resize_threads: int) -> None:
+    # The frames resized in threads beside the decoder are the pixels of resize_frame, whose parity with
+    # qwen-vl-utils (reference) and the HF processor (fast) tests/unit/test_resize.py checks.
     info = probe(cfr_video)
     indices = [0, 45, 89]
-    decoded = decode_frames(cfr_video, make_plan(info, indices, height=56, width=84), resize=mode)
+    plan = make_plan(info, indices, height=56, width=84)
+    decoded = decode_frames(cfr_video, plan, resize=mode, resize_threads=resize_threads)
     assert decoded.frames.shape == (3, 3, 56, 84)
     truth = full_decode(cfr_video, 0)
     for row, index in zip(decoded.frames, indices, strict=True):
@@ -188,9 +194,69 @@ def test_repeated_indices_fill_every_slot(cfr_video: Path) -> None:
 
 def test_progress_callback(cfr_video: Path) -> None:
     info = probe(cfr_video)
-    calls: list[tuple[int, int]] = []
-    decode_frames(cfr_video, make_plan(info, [1, 31, 61, 88]), on_progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    calls: list[tuple[int, int, str]] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append((done, total, threading.current_thread().name))
+
+    decode_frames(cfr_video, make_plan(info, [1, 31, 61, 88]), resize_threads=2, on_progress=progress)
+    # Reported from the calling thread (a worker writes it to its job row), though decoding runs in another.
+    main = threading.current_thread().name
+    assert calls == [(1, 4, main), (2, 4, main), (3, 4, main), (4, 4, main)]
+
+
+def _vidground_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("vidground-")]
+
+
+@pytest.mark.parametrize("backend", ["pyav", "decord"])
+def test_torch_threads_are_put_back(cfr_video: Path, backend: str) -> None:
+    info = probe(cfr_video)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        decode_frames(cfr_video, make_plan(info, [5, 50]), backend=backend, resize_threads=1)
+        assert torch.get_num_threads() == 2
+
+        def failing_progress(done: int, total: int) -> None:
+            raise ValueError("progress failed")
+
+        with pytest.raises(ValueError, match="progress failed"):
+            decode_frames(cfr_video, make_plan(info, [5, 50]), backend=backend, on_progress=failing_progress)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_failing_progress_callback_stops_the_decoder(cfr_video: Path) -> None:
+    info = probe(cfr_video)
+    seen: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        seen.append(done)
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        decode_frames(cfr_video, make_plan(info, list(range(0, 90, 3))), resize_threads=2, on_progress=progress)
+    assert seen == [1, 2]
+    assert _vidground_threads() == []  # the decode and resize threads have ended
+
+
+def test_a_failure_in_the_decode_thread_is_raised_in_the_caller(cfr_video: Path) -> None:
+    plan = make_plan(probe(cfr_video), [0, 1, 2], height=28, width=28)
+    out = _Output(plan, ResizeMode.FAST, 0, None)
+    picture = np.zeros((48, 64, 3), dtype=np.uint8)
+
+    def fake_decode_that_fails(handoff: Any) -> int:  # hands over two pictures, then fails as a damaged file does
+        handoff.put(0, picture, 0.0)
+        handoff.put(1, picture, 1 / 30)
+        raise DecoderBackendError("pyav", cfr_video, "the video cannot be decoded at 0.067 s")
+
+    with pytest.raises(DecoderBackendError, match=r"cannot be decoded at 0\.067 s"):
+        overlapped(fake_decode_that_fails, out, resize_threads=2)
+    assert _vidground_threads() == []
+    assert set(out.times_s) <= {0, 1}
 
 
 def test_unknown_backend_is_refused(cfr_video: Path) -> None:

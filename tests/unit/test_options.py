@@ -34,7 +34,7 @@ from vidground.settings import Settings
 
 CUSTOM = AnalysisOptions(
     sampling=SamplingOptions(fps=1.5, max_frames=64, max_pixels=200704, total_pixels=6422528, video_end=30.0),
-    decoding=DecodeOptions(backend=DecoderName.DECORD, resize=ResizeMode.FAST, threads=4),
+    decoding=DecodeOptions(backend=DecoderName.DECORD, resize=ResizeMode.FAST, threads=4, resize_threads=2),
     generation=GenerateOptions(max_new_tokens=128, max_windows=5, batch_size=2),
     torch_threads=3,
 )
@@ -62,7 +62,9 @@ def test_params_hash_is_stable_and_keys_what_changes_a_result() -> None:
     assert len(hashes) == 1 + len(different)
     # Speed-only knobs do not make a different analysis.
     same = AnalysisOptions(
-        decoding=DecodeOptions(threads=8), generation=GenerateOptions(batch_size=1), torch_threads=2
+        decoding=DecodeOptions(threads=8, resize_threads=3),
+        generation=GenerateOptions(batch_size=1),
+        torch_threads=2,
     )
     assert same.params_hash() == AnalysisOptions().params_hash()
 
@@ -122,6 +124,10 @@ def test_bad_values_are_refused_by_each_stage() -> None:
         DecodeOptions(backend="ffmpeg")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="batch_size"):
         GenerateOptions(batch_size=0)
+    with pytest.raises(ConfigError, match="resize_threads: expected at least 1, got 0"):
+        DecodeOptions(resize_threads=0)
+    # Options stored before the resize_threads knob existed read back with its default.
+    assert AnalysisOptions.from_json({"decoding": {"threads": 3}}).decoding == DecodeOptions(threads=3)
     with pytest.raises(ConfigError, match="options"):
         AnalysisOptions.from_json({"sampling": {"frames": 3}})
     assert GenerateOptions().new_tokens_for(Task.LOCATE) == 256

@@ -6,7 +6,8 @@ same frame numbers, the same PTS and the same pixels for the same plan on MP4/MK
 wrong on some files (MPEG-TS; spec section 9.9) and it reports no PTS per decoded frame, so PyAV is the default.
 Each frame is rotated upright and
 resized to the plan's size as soon as it is decoded, so a full-resolution array of all sampled frames never
-exists.
+exists. With PyAV, decoding runs in its own thread and resizing in others, overlapping (:func:`overlapped`):
+at most :data:`QUEUE_FRAMES` full-size pictures wait between them.
 
 The PyAV path is the fast one (spec section 12): one forward pass; a seek only when the next target lies in a
 later GOP than the packets already sent; frame threading; and H.264 packets that no other picture references
@@ -19,8 +20,11 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -70,6 +74,7 @@ class FrameDecoder(Protocol):
         *,
         resize: ResizeMode,
         threads: int,
+        resize_threads: int,
         on_progress: ProgressCallback | None,
     ) -> DecodedVideo:
         """Decode ``plan``'s frames of ``path`` (``probe`` is its probe). Raises DecoderBackendError."""
@@ -83,6 +88,7 @@ def decode_frames(
     backend: DecoderName | str = DecoderName.PYAV,
     resize: ResizeMode | str = ResizeMode.REFERENCE,
     threads: int = 2,
+    resize_threads: int = 1,
     probe: VideoProbe | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> DecodedVideo:
@@ -94,6 +100,8 @@ def decode_frames(
         backend: ``pyav`` or ``decord``.
         resize: ``reference`` (qwen-vl-utils' pixels) or ``fast`` (see :mod:`vidground.video.resize`).
         threads: decoder threads (0 = the library's choice).
+        resize_threads: threads resizing frames while the decoder runs, each on one torch thread; torch's
+            own setting is restored afterwards (see :func:`torch_threads`).
         probe: the file's probe if already made (saves a demux pass).
         on_progress: called as ``on_progress(done, total)`` after each decoded target frame.
 
@@ -115,7 +123,15 @@ def decode_frames(
     file = Path(path)
     info = probe if probe is not None else probe_video(file)
     _check_plan(file, plan, info)
-    return decoder.decode(file, plan, info, resize=resize_mode, threads=threads, on_progress=on_progress)
+    return decoder.decode(
+        file,
+        plan,
+        info,
+        resize=resize_mode,
+        threads=threads,
+        resize_threads=resize_threads,
+        on_progress=on_progress,
+    )
 
 
 def get_decoder(name: DecoderName | str, path: object | None = None) -> FrameDecoder:
@@ -170,10 +186,14 @@ class _Output:
         self.times_s: dict[int, float] = {}
         self.done = 0
 
-    def put(self, index: int, frame_hwc: np.ndarray, time_s: float) -> None:
-        chw = resize_frame(
+    def resized(self, frame_hwc: np.ndarray) -> torch.Tensor:
+        """The picture upright at the plan's size, (3, H, W) uint8. Pure: any thread may call it."""
+        return resize_frame(
             _upright(frame_hwc, self.rotation_deg), self.plan.height, self.plan.width, self.resize
         )
+
+    def store(self, index: int, chw: torch.Tensor, time_s: float) -> None:
+        """Put a resized frame in every slot that asked for it and report progress (the calling thread only)."""
         for pos in self.slots[index]:
             self.frames[pos] = chw
         self.times_s[index] = time_s
@@ -181,11 +201,137 @@ class _Output:
         if self.on_progress is not None:
             self.on_progress(self.done, len(self.slots))
 
+    def put(self, index: int, frame_hwc: np.ndarray, time_s: float) -> None:
+        self.store(index, self.resized(frame_hwc), time_s)
+
     def result(self, backend: str, frames_decoded: int | None) -> DecodedVideo:
         sampled = tuple(SampledFrame(index=i, time_s=self.times_s[i]) for i in self.plan.indices)
         return DecodedVideo(
             frames=self.frames, sampled=sampled, backend=backend, frames_decoded=frames_decoded
         )
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with torch's intra-op threads set to ``n``, then put torch's setting back.
+
+    torch's OpenMP workers spin between operations: at torch's default (one per core) they take the cores
+    FFmpeg's decode threads need (measured on 2 cores: the exact resize of the 5-minute 1080p benchmark file
+    took twice as long next to decoding at 2 torch threads as at 1). With 1, each resize runs inline on its own
+    thread and nothing spins. Only this process's torch setting changes, only inside the block, and threads
+    that already ran torch work keep theirs; no environment variable is touched.
+    """
+    before = torch.get_num_threads()
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
+QUEUE_FRAMES = 4
+"""Decoded full-size pictures waiting for a resizer: what bounds the memory (4 × 6 MB at 1080p)."""
+
+_POLL_S = 0.1  # how often a waiting thread looks whether the others have stopped
+
+
+class _Stopped(Exception):
+    """Raised in a worker thread when another side failed and the work is being called off."""
+
+
+class _Handoff:
+    """What the decode thread fills: a bounded queue of decoded pictures, for the resize threads.
+
+    Carries the plan's ``slots`` so a decoder can tell targets from other pictures, as :class:`_Output` does.
+    """
+
+    def __init__(self, slots: dict[int, list[int]], max_frames: int):
+        self.slots = slots
+        self.pictures: queue.Queue[tuple[int, np.ndarray, float]] = queue.Queue(maxsize=max_frames)
+        self.stop = threading.Event()  # set when any side failed
+        self.decoded = threading.Event()  # set when the decoder has handed over all it will
+
+    def put(self, index: int, frame_hwc: np.ndarray, time_s: float) -> None:
+        """Hand over one decoded picture; waits while the queue is full. Raises _Stopped when called off."""
+        while not self.stop.is_set():
+            try:
+                self.pictures.put((index, frame_hwc, time_s), timeout=_POLL_S)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def take(self) -> tuple[int, np.ndarray, float] | None:
+        """The next picture; None once the decoder is done and the queue is empty, or when called off."""
+        while not self.stop.is_set():
+            try:
+                return self.pictures.get(timeout=_POLL_S)
+            except queue.Empty:
+                if self.decoded.is_set() and self.pictures.empty():
+                    return None
+        return None
+
+
+def overlapped(decode: Callable[[_Handoff], int], out: _Output, *, resize_threads: int) -> int:
+    """Run ``decode(handoff)`` in a thread while ``resize_threads`` threads resize its pictures; its result.
+
+    Decoding (FFmpeg's own threads; PyAV releases the GIL) and resizing (torch, which releases it too) overlap;
+    at most :data:`QUEUE_FRAMES` full-size pictures wait between them. Each resize thread runs torch on one
+    intra-op thread (see :func:`torch_threads`). The calling thread stores the frames and reports progress.
+    The first exception of any side stops them all and is raised here once every thread has ended, so the
+    caller may close the container.
+    """
+    handoff = _Handoff(out.slots, QUEUE_FRAMES)
+    done: queue.Queue[tuple[int, torch.Tensor, float]] = queue.Queue()
+    failures: list[BaseException] = []
+    outcome: list[int] = []
+
+    def guarded(work: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                work()
+            except _Stopped:
+                pass
+            except BaseException as exc:  # raised in the calling thread below
+                failures.append(exc)
+                handoff.stop.set()
+
+        return run
+
+    def decoding() -> None:
+        try:
+            outcome.append(decode(handoff))
+        finally:
+            handoff.decoded.set()
+
+    def resizing() -> None:
+        while (item := handoff.take()) is not None:
+            index, frame_hwc, time_s = item
+            done.put((index, out.resized(frame_hwc), time_s))
+
+    with torch_threads(1):
+        threads = [threading.Thread(target=guarded(decoding), name="vidground-decode", daemon=True)]
+        threads += [
+            threading.Thread(target=guarded(resizing), name=f"vidground-resize-{i}", daemon=True)
+            for i in range(max(1, resize_threads))
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            while any(t.is_alive() for t in threads[1:]) or not done.empty():
+                try:
+                    out.store(*done.get(timeout=_POLL_S))
+                except queue.Empty:
+                    continue
+        finally:
+            handoff.stop.set()  # a no-op after a clean run; ends the threads when storing failed
+            for thread in threads:
+                thread.join()
+    if failures:
+        raise failures[0]
+    return outcome[0]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,6 +381,7 @@ class PyAVDecoder:
         *,
         resize: ResizeMode,
         threads: int,
+        resize_threads: int,
         on_progress: ProgressCallback | None,
     ) -> DecodedVideo:
         import av
@@ -242,7 +389,11 @@ class PyAVDecoder:
         out = _Output(plan, resize, probe.rotation_deg, on_progress)
         try:
             with av.open(str(path)) as container:
-                frames_decoded = self._run(container, path, probe, out, threads)
+                frames_decoded = overlapped(
+                    lambda handoff: self._run(container, path, probe, handoff, threads),
+                    out,
+                    resize_threads=resize_threads,
+                )
         except av.error.FFmpegError as exc:
             raise DecoderBackendError(
                 self.name, path, f"cannot open or read the file ({_ffmpeg_reason(exc)}){_damage_note(probe)}"
@@ -260,7 +411,8 @@ class PyAVDecoder:
         )
         return out.result(self.name, frames_decoded)
 
-    def _run(self, container: Any, path: Path, probe: VideoProbe, out: _Output, threads: int) -> int:
+    def _run(self, container: Any, path: Path, probe: VideoProbe, out: _Handoff, threads: int) -> int:
+        """Decode the targets in ``out.slots`` and hand each over as RGB; the number of packets sent."""
         stream = container.streams.video[0]
         ctx = stream.codec_context
         ctx.thread_type = "AUTO"
@@ -272,6 +424,9 @@ class PyAVDecoder:
         indices_of_time: dict[float, list[int]] = {}
         for i, t in enumerate(probe.frame_times_s):
             indices_of_time.setdefault(t, []).append(i)
+        # Only shared times need counting after a seek; a full scan per seek cost 5 s on the 1-hour benchmark
+        # file (108,000 frames, 767 seeks).
+        shared_times = {t: c for t, c in indices_of_time.items() if len(c) > 1}
         shown: dict[float, int] = {}  # time -> pictures with that time seen since the last seek
         keyframes = list(probe.keyframe_indices) or [0]
         length_size = _avcc_length_size(stream)
@@ -317,7 +472,7 @@ class PyAVDecoder:
             # Decoding restarts at frame ``index``: frames before it that share a time with later ones are
             # not shown again.
             shown.clear()
-            for t, candidates in indices_of_time.items():
+            for t, candidates in shared_times.items():
                 before = bisect.bisect_left(candidates, index)
                 if before and before < len(candidates):
                     shown[t] = before
@@ -447,6 +602,7 @@ class DecordDecoder:
         *,
         resize: ResizeMode,
         threads: int,
+        resize_threads: int,
         on_progress: ProgressCallback | None,
     ) -> DecodedVideo:
         try:
@@ -477,29 +633,8 @@ class DecordDecoder:
                     f"decord counts {len(reader)} frames, the probe {probe.n_frames}{_damage_note(probe)}; "
                     "use --backend pyav",
                 )
-            for start in range(0, len(targets), _DECORD_CHUNK):
-                chunk = targets[start : start + _DECORD_CHUNK]
-                batch = reader.get_batch(chunk).asnumpy()  # (N, H, W, 3) full resolution, N <= _DECORD_CHUNK
-                # decord's own table is float32 seconds; it only checks that decord numbers frames as the
-                # probe does, and the exact PTS seconds come from the probe.
-                decord_times_s = reader.get_frame_timestamp(chunk)[:, 0]
-                if batch.shape[1:3] != (probe.height, probe.width):
-                    raise DecoderBackendError(
-                        self.name,
-                        path,
-                        f"frames are {batch.shape[2]}x{batch.shape[1]}, expected displayed "
-                        f"{probe.width}x{probe.height} (rotation {probe.rotation_deg})",
-                    )
-                for index, frame_hwc, decord_s in zip(chunk, batch, decord_times_s, strict=True):
-                    time_s = probe.frame_times_s[index]
-                    if abs(float(np.float32(time_s)) - float(decord_s)) > 1e-3:
-                        raise DecoderBackendError(
-                            self.name,
-                            path,
-                            f"decord times frame {index} at {float(decord_s):.6f} s, the probe at {time_s:.6f} s",
-                        )
-                    out.put(index, frame_hwc, time_s)
-                del batch
+            with torch_threads(resize_threads):  # decord does not decode while the frames are resized
+                self._read(reader, targets, probe, path, out)
         except decord.DECORDError as exc:
             raise DecoderBackendError(
                 self.name,
@@ -508,6 +643,32 @@ class DecordDecoder:
                 f"({_decord_reason(exc)}){_damage_note(probe)}; use --backend pyav",
             ) from exc
         return out.result(self.name, None)
+
+    def _read(self, reader: Any, targets: list[int], probe: VideoProbe, path: Path, out: _Output) -> None:
+        """Fetch ``targets`` in chunks and hand each frame to ``out``, checking size and time as it goes."""
+        for start in range(0, len(targets), _DECORD_CHUNK):
+            chunk = targets[start : start + _DECORD_CHUNK]
+            batch = reader.get_batch(chunk).asnumpy()  # (N, H, W, 3) full resolution, N <= _DECORD_CHUNK
+            # decord's own table is float32 seconds; it only checks that decord numbers frames as the
+            # probe does, and the exact PTS seconds come from the probe.
+            decord_times_s = reader.get_frame_timestamp(chunk)[:, 0]
+            if batch.shape[1:3] != (probe.height, probe.width):
+                raise DecoderBackendError(
+                    self.name,
+                    path,
+                    f"frames are {batch.shape[2]}x{batch.shape[1]}, expected displayed "
+                    f"{probe.width}x{probe.height} (rotation {probe.rotation_deg})",
+                )
+            for index, frame_hwc, decord_s in zip(chunk, batch, decord_times_s, strict=True):
+                time_s = probe.frame_times_s[index]
+                if abs(float(np.float32(time_s)) - float(decord_s)) > 1e-3:
+                    raise DecoderBackendError(
+                        self.name,
+                        path,
+                        f"decord times frame {index} at {float(decord_s):.6f} s, the probe at {time_s:.6f} s",
+                    )
+                out.put(index, frame_hwc, time_s)
+            del batch
 
 
 _DECORD_SOURCE = re.compile(r"^\[[0-9:]+\]\s+\S+\.(?:cc|h):\d+:\s*")
