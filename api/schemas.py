@@ -7,6 +7,7 @@ endpoints wrap items with the cursor of the next page (``next_cursor``, None on 
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -128,6 +129,14 @@ class FileUrlPublic(BaseModel):
     expires_at: datetime
 
 
+class Enrichment(StrEnum):
+    """Analyses an ingest job runs besides captions and subtitles when asked (the worker reads them from the job)."""
+
+    SPEECH = "speech"
+    OCR = "ocr"
+    SHOTS = "shots"
+
+
 class ImportRequest(BaseModel):
     """Import a file already on the server, under the configured import root."""
 
@@ -136,6 +145,9 @@ class ImportRequest(BaseModel):
     path: str = Field(min_length=1, max_length=4096, examples=["cameras/door/2026-12-01.mp4"])
     options: dict[str, Any] | None = Field(default=None, description="Knob overrides (vidground.options.KNOBS).")
     webhook_url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://")
+    enrich: list[Enrichment] = Field(
+        default_factory=list, max_length=3, description="Extra analyses for the ingest job: speech, ocr, shots."
+    )
 
 
 class LocateRequest(BaseModel):

@@ -23,6 +23,7 @@ from api.pagination import DEFAULT_LIMIT, MAX_LIMIT, make_cursor, read_cursor
 from api.schemas import (
     CaptionList,
     CaptionPublic,
+    Enrichment,
     ErrorPublic,
     EventList,
     ImportRequest,
@@ -68,6 +69,10 @@ _UPLOAD_BODY = {
                         },
                         "options": {"type": "string", "description": "JSON object of knob overrides."},
                         "webhook_url": {"type": "string", "description": "Called when the ingest job ends."},
+                        "enrich": {
+                            "type": "string",
+                            "description": "Comma-separated extra analyses for the ingest job: speech, ocr, shots.",
+                        },
                     },
                 }
             },
@@ -111,10 +116,11 @@ def _ingest_job(
     webhook_url: str | None,
     reuse: bool,
     subtitles: Path | None = None,
+    enrich: frozenset[Enrichment] = frozenset(),
 ) -> tuple[JobRecord, bool]:
     """The video's ingest job and whether it is new: its latest one when ``reuse`` (same content uploaded again)
-    and no subtitles came with it, else (or when it has none) a new one."""
-    if reuse and subtitles is None:
+    and neither subtitles nor extra analyses came with it, else (or when it has none) a new one."""
+    if reuse and subtitles is None and not enrich:
         latest = jobs.latest_for_video(engine, video.id, JobKind.INGEST, tenant=video.tenant)
         if latest is not None:
             return latest, False
@@ -129,6 +135,7 @@ def _ingest_job(
             "queries": [],
             "api_key_id": key_id,
             **({} if subtitles is None else {"subtitles": str(subtitles)}),
+            **{str(name): True for name in sorted(enrich)},
         },
         options=options,
         params_hash=params_hash,
@@ -145,6 +152,16 @@ async def _probe(path: Path, shown_as: str) -> Any:
         return await run_in_threadpool(probe, path)
     except VideoDecodeError as exc:
         raise VideoDecodeError(shown_as, exc.reason) from None
+
+
+def _parse_enrich(raw: str | None) -> frozenset[Enrichment]:
+    """``"speech, ocr"`` -> {speech, ocr}; an unknown name is a 400 that lists the known ones."""
+    names = [n.strip().lower() for n in (raw or "").split(",") if n.strip()]
+    known = {str(e) for e in Enrichment}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UploadError(f"upload: form field 'enrich': unknown {unknown[0]!r}; use any of {', '.join(sorted(known))}")
+    return frozenset(Enrichment(n) for n in names)
 
 
 def _parse_overrides(raw: str | None) -> dict[str, Any] | None:
@@ -217,6 +234,7 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
     created_subtitles = False
     try:
         overrides = _parse_overrides(received.fields.get("options"))
+        enrich = _parse_enrich(received.fields.get("enrich"))
         webhook_url = received.fields.get("webhook_url") or None
         if webhook_url is not None and not webhook_url.startswith(("http://", "https://")):
             raise UploadError(f"upload: webhook_url {webhook_url[:80]!r} must be an http(s) URL")
@@ -231,7 +249,7 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
             received.path.unlink(missing_ok=True)
             job, new_job = _ingest_job(
                 store.engine, settings, existing, key_id=key_id, overrides=overrides, webhook_url=webhook_url,
-                reuse=True, subtitles=subtitles,
+                reuse=True, subtitles=subtitles, enrich=enrich,
             )  # fmt: skip
             return _answer(existing, job, created=False, new_job=new_job)
         final = root / f"{received.content_hash}{received.suffix}"
@@ -240,7 +258,7 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
         video = store.add_video(_new_video(final, received.content_hash, received.size_bytes, video_probe, tenant))
         job, _ = _ingest_job(
             store.engine, settings, video, key_id=key_id, overrides=overrides, webhook_url=webhook_url, reuse=False,
-            subtitles=subtitles,
+            subtitles=subtitles, enrich=enrich,
         )  # fmt: skip
     except BaseException:
         received.path.unlink(missing_ok=True)
@@ -293,13 +311,13 @@ async def _import(
     if existing is not None:
         job, new_job = _ingest_job(
             store.engine, settings, existing, key_id=key_id, overrides=body.options, webhook_url=body.webhook_url,
-            reuse=True,
+            reuse=True, enrich=frozenset(body.enrich),
         )  # fmt: skip
         return _answer(existing, job, created=False, new_job=new_job)
     video = store.add_video(_new_video(path, content_hash, size, video_probe, tenant))
     job, _ = _ingest_job(
         store.engine, settings, video, key_id=key_id, overrides=body.options, webhook_url=body.webhook_url,
-        reuse=False,
+        reuse=False, enrich=frozenset(body.enrich),
     )  # fmt: skip
     return _answer(video, job, created=True, new_job=True)
 

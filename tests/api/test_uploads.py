@@ -192,3 +192,33 @@ def test_without_a_broker_the_job_stays_queued_and_says_so(
         assert body["enqueued"] is False and body["job"]["status"] == "queued"
         assert enqueue_fake.sent == []
         assert plain.get("/readyz").json()["checks"]["broker"] == "not configured"
+
+
+def test_an_upload_or_import_can_ask_for_speech_ocr_and_shots(
+    client: TestClient, acme: dict[str, str], bikes_video: Path, api_dirs: dict[str, Path]
+) -> None:
+    """``enrich`` names the extra analyses the ingest job runs; an unknown one is refused before anything is kept."""
+    from vidground import jobs
+
+    engine = client.app.state.store.engine  # type: ignore[attr-defined]
+    with bikes_video.open("rb") as stream:
+        refused = client.post("/v1/videos", headers=acme, files={"file": ("b.mp4", stream)},
+                              data={"enrich": "speech,telepathy"})  # fmt: skip
+    assert refused.status_code == 400 and "unknown 'telepathy'" in refused.json()["message"]
+    assert _rows(client) == (0, 0) and [p for p in api_dirs["videos"].rglob("*") if p.is_file()] == []
+
+    plain = _upload(client, acme, bikes_video, "b.mp4").json()
+    assert not {"speech", "ocr", "shots"} & set(jobs.get(engine, plain["job"]["id"]).request)
+    with bikes_video.open("rb") as stream:
+        asked = client.post("/v1/videos", headers=acme, files={"file": ("b.mp4", stream)},
+                            data={"enrich": " Speech, shots "}).json()  # fmt: skip
+    # The same content again, but asking for more: a new ingest job, not the stored one.
+    assert asked["video"]["id"] == plain["video"]["id"] and asked["job"]["id"] != plain["job"]["id"]
+    request = jobs.get(engine, asked["job"]["id"]).request
+    assert (request.get("speech"), request.get("shots"), request.get("ocr")) == (True, True, None)
+
+    (api_dirs["import"] / "b.mp4").write_bytes(bikes_video.read_bytes())
+    imported = client.post("/v1/videos", headers=acme, json={"path": "b.mp4", "enrich": ["ocr"]}).json()
+    assert jobs.get(engine, imported["job"]["id"]).request.get("ocr") is True
+    bad = client.post("/v1/videos", headers=acme, json={"path": "b.mp4", "enrich": ["smell"]})
+    assert bad.status_code == 400 and "enrich" in bad.json()["message"]
