@@ -238,7 +238,7 @@ def _ingest(
 
     content_hash, size = hash_file(path)
     video = probe(path)  # a bad file fails here, before any row exists
-    record = store.add_video(_new_video(path, content_hash, size, video, request.tenant))
+    record = store.add_video(new_video(path, content_hash, size, video, request.tenant))
     due = _due_analyses(path, request, options)
     stored, skipped, n_segments, notes = [], [], 0, []
     todo = {kind: key for kind, key in due.items() if store.analysis_key(record.id, kind) != key}
@@ -272,7 +272,8 @@ def _ingest(
     )
 
 
-def _new_video(path: Path, content_hash: str, size: int, video: VideoProbe, tenant: str) -> NewVideo:
+def new_video(path: Path, content_hash: str, size: int, video: VideoProbe, tenant: str) -> NewVideo:
+    """The row of a video about to be indexed: its content hash, absolute path, size and probe facts."""
     return NewVideo(
         content_hash=content_hash,
         path=str(path.resolve()),

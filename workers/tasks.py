@@ -42,6 +42,7 @@ from vidground.index.records import (
     VideoRecord,
     VideoStatus,
 )
+from vidground.index.sql.engine import first_line
 from vidground.jobs import JobKind, JobRecord, JobStatus, ModelWork
 from workers.app import ROUTES, QueueName, TaskName, app, enqueue
 from workers.runtime import WorkerRuntime, runtime
@@ -183,7 +184,7 @@ def _run_job(task: TaskName, job_id: int, work: JobWork, *, retries: int, oom_re
     except TransientFailure as failure:
         _retry_later(task, job_id, failure, retries=retries, oom_retried=oom_retried)
     except OperationalError as exc:  # the claim, a progress write or the final transaction: the database went away
-        _retry_later(task, job_id, TransientFailure(f"database unavailable ({_first_line(exc.orig or exc)})"),
+        _retry_later(task, job_id, TransientFailure(f"database unavailable ({first_line(exc.orig or exc)})"),
                      retries=retries, oom_retried=oom_retried)  # fmt: skip
 
 
@@ -223,11 +224,6 @@ def _fail_quietly(engine: Engine, job_id: int, error: str) -> None:
         _announce(engine, jobs.get(engine, job_id))
     except OperationalError:
         logger.warning("job_id=%s could not be marked failed: the database is unavailable", job_id)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _is_cuda_oom(exc: BaseException) -> bool:
@@ -278,7 +274,7 @@ def _run_claimed(job_id: int, work: JobWork, *, retries: int) -> None:
     except Exception as exc:
         if _is_cuda_oom(exc):  # tried again once (_retry_later), with the cache emptied
             _free_cuda_cache()
-            raise TransientFailure(f"CUDA out of memory: {_first_line(exc)}", cuda_oom=True) from exc
+            raise TransientFailure(f"CUDA out of memory: {first_line(exc)}", cuda_oom=True) from exc
         jobs.fail(engine, job_id, f"internal error: {type(exc).__name__}: {exc}")
         _announce(engine, job)
         raise

@@ -38,9 +38,9 @@ from api.schemas import (
 from api.uploads import UploadError, receive_upload, resolve_import
 from vidground import jobs
 from vidground.errors import ConfigError, SubtitleError, VideoDecodeError
-from vidground.index.records import NewVideo, SegmentRecord, Source, VideoRecord, VideoStatus
+from vidground.index.records import SegmentRecord, Source, VideoRecord, VideoStatus
 from vidground.index.sql.store import PostgresStore
-from vidground.ingest import hash_file
+from vidground.ingest import hash_file, new_video
 from vidground.jobs import JobKind, JobRecord
 from vidground.output.timecodes import TimeStyle, format_timecode
 from vidground.settings import Settings
@@ -255,7 +255,7 @@ async def _upload(request: Request, key_id: int, tenant: str, store: PostgresSto
         final = root / f"{received.content_hash}{received.suffix}"
         created_file = not final.exists()
         os.replace(received.path, final)
-        video = store.add_video(_new_video(final, received.content_hash, received.size_bytes, video_probe, tenant))
+        video = store.add_video(new_video(final, received.content_hash, received.size_bytes, video_probe, tenant))
         job, _ = _ingest_job(
             store.engine, settings, video, key_id=key_id, overrides=overrides, webhook_url=webhook_url, reuse=False,
             subtitles=subtitles, enrich=enrich,
@@ -307,33 +307,19 @@ async def _import(
     except OSError as exc:
         raise VideoDecodeError(body.path, f"cannot read the file ({exc.strerror or exc})") from None
     existing = store.find_video(content_hash, tenant=tenant)
-    video_probe = None if existing is not None else await _probe(path, body.path)
     if existing is not None:
         job, new_job = _ingest_job(
             store.engine, settings, existing, key_id=key_id, overrides=body.options, webhook_url=body.webhook_url,
             reuse=True, enrich=frozenset(body.enrich),
         )  # fmt: skip
         return _answer(existing, job, created=False, new_job=new_job)
-    video = store.add_video(_new_video(path, content_hash, size, video_probe, tenant))
+    video_probe = await _probe(path, body.path)
+    video = store.add_video(new_video(path, content_hash, size, video_probe, tenant))
     job, _ = _ingest_job(
         store.engine, settings, video, key_id=key_id, overrides=body.options, webhook_url=body.webhook_url,
         reuse=False, enrich=frozenset(body.enrich),
     )  # fmt: skip
     return _answer(video, job, created=True, new_job=True)
-
-
-def _new_video(path: Path, content_hash: str, size: int, video_probe: Any, tenant: str) -> NewVideo:
-    return NewVideo(
-        content_hash=content_hash,
-        path=str(path),
-        size_bytes=size,
-        duration_s=video_probe.duration_s,
-        fps=video_probe.fps,
-        width=video_probe.width,
-        height=video_probe.height,
-        probe=video_probe.summary(),
-        tenant=tenant,
-    )
 
 
 def _answer(video: VideoRecord, job: JobRecord, *, created: bool, new_job: bool) -> JSONResponse:

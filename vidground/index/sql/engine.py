@@ -139,7 +139,7 @@ def check_server(engine: sqlalchemy.Engine) -> ServerInfo:
         conn = engine.connect()
     except DBAPIError as exc:
         raise DatabaseUnavailable(
-            f"database {where}: not reachable ({_first_line(exc.orig or exc)}); start that server or fix "
+            f"database {where}: not reachable ({first_line(exc.orig or exc)}); start that server or fix "
             "VIDGROUND_DATABASE_URL, or unset it to use the embedded server"
         ) from exc
     with conn:
@@ -360,10 +360,10 @@ def _start_failure(exc: BaseException) -> str:
         return f"no answer within {exc.timeout:g} s"
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return _first_line(exc)
+    return first_line(exc)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0].strip() if text else type(exc).__name__
 
