@@ -243,12 +243,12 @@ def run_floor(video_path: str, threads: int) -> dict[str, Any]:
     from vidground.video.probe import probe, pts_to_seconds, stream_origin_pts
     from vidground.video.sampling import plan_frames
 
-    sent: list[tuple[int | None, bool]] = []
+    by_decoder: dict[int, list[tuple[int | None, bool]]] = {}
 
     class RecordingDecoder(PyAVDecoder):
         def _decode(self, ctx: Any, packet: Any, *args: Any) -> list[Any]:
             if packet is not None:
-                sent.append((packet.pts, bool(packet.is_keyframe)))
+                by_decoder.setdefault(id(ctx), []).append((packet.pts, bool(packet.is_keyframe)))
             return super()._decode(ctx, packet, *args)
 
     info = probe(video_path)
@@ -257,6 +257,9 @@ def run_floor(video_path: str, threads: int) -> dict[str, Any]:
         Path(video_path), plan, info, resize=ResizeMode.FAST, threads=threads, resize_threads=1, on_progress=None
     )
     targets_s = {info.frame_times_s[i] for i in plan.indices}
+    # vidground's decoders each take a run of GOPs, in parallel; one after the other, in file order, their packets
+    # are one forward pass with seeks, which the floor replays with one decoder.
+    sent = [p for run in sorted(by_decoder.values(), key=lambda r: r[0][0] or 0) for p in run]
 
     wall0, cpu0 = _usage()
     converted = replayed = 0
@@ -284,6 +287,7 @@ def run_floor(video_path: str, threads: int) -> dict[str, Any]:
                 keep(ctx.decode(packet))
                 replayed += 1
             elif want_key and packet.is_keyframe:  # vidground jumped over this GOP: seek as it did
+                keep(ctx.decode(None))  # a frame-threaded decoder still holds pictures of the packets sent
                 ctx.flush_buffers()
                 container.seek(want_pts, backward=True, any_frame=False, stream=stream)
                 packets = container.demux(stream)
@@ -508,7 +512,7 @@ def main() -> None:
     parser.add_argument("--peer-python", default=str(ROOT / ".peer-venv" / "bin" / "python"))
     parser.add_argument("--skip-peer", action="store_true", help="leave the peer out (quick checks only)")
     parser.add_argument("--threads", type=int, default=2, help="decoder threads (vidground and the floor)")
-    parser.add_argument("--resize-threads", type=int, default=1, help="vidground's torch threads for the resize")
+    parser.add_argument("--resize-threads", type=int, default=2, help="vidground's torch threads for the resize")
     parser.add_argument("--back-to-back", type=int, default=10, metavar="N", help="runs in one process (0: skip)")
     parser.add_argument("--generate-only", action="store_true", help="make the media files and stop")
     parser.add_argument("--out", help="write the table here too (default benchmarks/results/frames-DATE.txt)")

@@ -185,12 +185,12 @@ KNOBS: dict[str, Knob] = {
         # Decoding.
         Knob("decoder", "decoding", DecoderName, DecoderName.PYAV.value, "", "Video decoder."),
         Knob("resize", "decoding", ResizeMode, ResizeMode.REFERENCE.value, "", "Frame resize: reference or fast."),
-        Knob("decode_threads", "decoding", int, 2, "threads", "Decoder threads (0: FFmpeg picks).", ge=0, le=64),
+        Knob("decode_threads", "decoding", int, 2, "threads", "Decoding threads (0: FFmpeg picks).", ge=0, le=64),
         Knob(
             "resize_threads",
             "decoding",
             int,
-            1,
+            2,
             "threads",
             "Threads resizing frames while decoding, one torch thread each.",
             ge=1,
@@ -331,7 +331,7 @@ class DecodeOptions:
     backend: DecoderName = DecoderName.PYAV
     resize: ResizeMode = ResizeMode.REFERENCE
     threads: int = 2
-    resize_threads: int = 1
+    resize_threads: int = 2
 
     def __post_init__(self) -> None:
         for name, value in (("decoder", self.backend), ("resize", self.resize)):

@@ -21,16 +21,22 @@ from tests.media import (
 from vidground.errors import ConfigError, DecoderBackendError, SamplingError, VideoDecodeError
 from vidground.options import ResizeMode
 from vidground.timeline import FramePlan, SampledFrame, VideoProbe
-from vidground.video.decode import _Output, decode_frames, get_decoder, h264_is_disposable, overlapped
+from vidground.video import decode as decode_module
+from vidground.video.decode import (
+    _Output,
+    decode_frames,
+    get_decoder,
+    h264_is_disposable,
+    overlapped,
+    split_at_keyframes,
+)
 from vidground.video.probe import probe
 from vidground.video.resize import resize_frame
 
 VIDEOS = ["cfr_video", "cfr25_video", "vfr_video", "rotated_video", "odd_size_video", "tiny_video"]
 
 
-def make_plan(
-    info: VideoProbe, indices: list[int], height: int | None = None, width: int | None = None
-) -> FramePlan:
+def make_plan(info: VideoProbe, indices: list[int], height: int | None = None, width: int | None = None) -> FramePlan:
     """A hand-made plan (sampling is tested elsewhere): these indices, at this size or the displayed one."""
     height, width = height or info.height, width or info.width
     frames = tuple(SampledFrame(index=i, time_s=info.frame_times_s[i]) for i in indices)
@@ -76,9 +82,7 @@ def test_pyav_returns_the_planned_frames(video: str, request: pytest.FixtureRequ
     assert decoded.backend == "pyav"
 
 
-@pytest.mark.parametrize(
-    "video", ["cfr_video", "vfr_video", "rotated_video", "odd_size_video", "bikes_video"]
-)
+@pytest.mark.parametrize("video", ["cfr_video", "vfr_video", "rotated_video", "odd_size_video", "bikes_video"])
 def test_pyav_is_bit_exact_against_a_plain_full_decode(video: str, request: pytest.FixtureRequest) -> None:
     path: Path = request.getfixturevalue(video)
     info = probe(path)
@@ -113,9 +117,58 @@ def test_seeks_across_gops_on_a_long_video(long_video: Path) -> None:
     assert decoded.frames_decoded == 8 + 42 + 41 + 60
 
 
-@pytest.mark.parametrize(
-    "video", ["cfr_video", "vfr_video", "rotated_video", "odd_size_video", "bikes_video"]
-)
+def test_split_at_keyframes() -> None:
+    every_60 = list(range(0, 600, 60))
+    # the middle target (70) is in the GOP starting at 60: the second run starts there
+    assert split_at_keyframes([0, 10, 70, 130], every_60, 2) == [[0, 10], [70, 130]]
+    # a target on the keyframe itself starts the run
+    assert split_at_keyframes([0, 10, 60, 130], every_60, 2) == [[0, 10], [60, 130]]
+    # all targets in one GOP, no keyframes listed, one part asked for, a single target: one run
+    assert split_at_keyframes([61, 62, 63, 100], every_60, 2) == [[61, 62, 63, 100]]
+    assert split_at_keyframes([0, 100, 200], [], 2) == [[0, 100, 200]]
+    assert split_at_keyframes([0, 100, 200], every_60, 1) == [[0, 100, 200]]
+    assert split_at_keyframes([300], every_60, 2) == [[300]]
+    # three parts; runs never share a GOP and keep every target once, in order
+    runs = split_at_keyframes(list(range(5, 600, 50)), every_60, 3)
+    assert [t for run in runs for t in run] == list(range(5, 600, 50))
+    assert runs == [[5, 55, 105, 155], [205, 255, 305, 355], [405, 455, 505, 555]]
+
+
+def test_parallel_decoders_give_the_frames_one_decoder_gives(long_video: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = probe(long_video)
+    indices = spread(info.n_frames, 40)
+    plan = make_plan(info, indices)
+    assert len(split_at_keyframes(indices, info.keyframe_indices, decode_module.DECODERS)) == 2
+    parallel = decode_frames(long_video, plan, probe=info, threads=2)
+    monkeypatch.setattr(decode_module, "DECODERS", 1)
+    single = decode_frames(long_video, plan, probe=info, threads=1)
+    assert torch.equal(parallel.frames, single.frames)
+    assert parallel.sampled == single.sampled
+    assert [read_frame_index(f) for f in parallel.frames] == indices
+    # the two decoders' GOPs do not overlap: no picture is decoded twice
+    assert parallel.frames_decoded == single.frames_decoded
+
+
+def test_a_failure_in_one_of_two_decoders_stops_the_other(cfr_video: Path) -> None:
+    plan = make_plan(probe(cfr_video), [0, 1, 2, 3], height=28, width=28)
+    out = _Output(plan, ResizeMode.FAST, 0, None)
+    picture = np.zeros((48, 64, 3), dtype=np.uint8)
+
+    def slow_decoder(handoff: Any) -> int:  # would hand over pictures for a long time
+        for _ in range(10_000):
+            handoff.put(0, picture, 0.0)
+        return 1
+
+    def failing_decoder(handoff: Any) -> int:
+        handoff.put(2, picture, 2 / 30)
+        raise DecoderBackendError("pyav", cfr_video, "the video cannot be decoded at 0.067 s")
+
+    with pytest.raises(DecoderBackendError, match=r"cannot be decoded at 0\.067 s"):
+        overlapped([slow_decoder, failing_decoder], out, resize_threads=1)
+    assert _vidground_threads() == []
+
+
+@pytest.mark.parametrize("video", ["cfr_video", "vfr_video", "rotated_video", "odd_size_video", "bikes_video"])
 def test_backends_agree(video: str, request: pytest.FixtureRequest) -> None:
     path: Path = request.getfixturevalue(video)
     info = probe(path)
@@ -128,9 +181,7 @@ def test_backends_agree(video: str, request: pytest.FixtureRequest) -> None:
     assert torch.equal(pyav.frames, dec.frames)
 
 
-@pytest.mark.parametrize(
-    ("video", "shift"), [("copy_cut_video", 40), ("trimmed_video", 35), ("late_join_video", 30)]
-)
+@pytest.mark.parametrize(("video", "shift"), [("copy_cut_video", 40), ("trimmed_video", 35), ("late_join_video", 30)])
 def test_pyav_on_streams_that_start_before_their_first_keyframe(
     video: str, shift: int, request: pytest.FixtureRequest
 ) -> None:
@@ -206,7 +257,8 @@ def test_progress_callback(cfr_video: Path) -> None:
 
 
 def _vidground_threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("vidground-")]
+    """Decode and resize threads still alive (not other vidground pools, such as search's query embedder)."""
+    return [t.name for t in threading.enumerate() if t.name.startswith(("vidground-decode", "vidground-resize"))]
 
 
 @pytest.mark.parametrize("backend", ["pyav", "decord"])
@@ -254,7 +306,7 @@ def test_a_failure_in_the_decode_thread_is_raised_in_the_caller(cfr_video: Path)
         raise DecoderBackendError("pyav", cfr_video, "the video cannot be decoded at 0.067 s")
 
     with pytest.raises(DecoderBackendError, match=r"cannot be decoded at 0\.067 s"):
-        overlapped(fake_decode_that_fails, out, resize_threads=2)
+        overlapped([fake_decode_that_fails], out, resize_threads=2)
     assert _vidground_threads() == []
     assert set(out.times_s) <= {0, 1}
 
@@ -334,9 +386,7 @@ def test_duplicate_timestamps_decode_every_frame(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("maker", "backends"), [(make_rate_change_video, ("pyav", "decord")), (make_sparse_mkv, ("pyav",))]
 )
-def test_variable_rate_files_decode_their_planned_frames(
-    tmp_path: Path, maker: Any, backends: tuple[str, ...]
-) -> None:
+def test_variable_rate_files_decode_their_planned_frames(tmp_path: Path, maker: Any, backends: tuple[str, ...]) -> None:
     path = maker(tmp_path / f"{maker.__name__}.mkv")
     info = probe(path)
     indices = spread(info.n_frames, 9)

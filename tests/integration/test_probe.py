@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import random
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from tests.media import make_rate_change_video, make_sparse_mkv, make_video, vfr_durations_ms
 from vidground.errors import VideoDecodeError
-from vidground.video.probe import is_vfr, probe
+from vidground.video.probe import is_vfr, probe, pts_to_seconds
 
 
 def test_cfr_video_facts(cfr_video: Path) -> None:
@@ -236,3 +238,13 @@ def test_a_still_image_is_not_a_video(tmp_path: Path, codec: str, name: str) -> 
     photo.write_bytes(encoded.read_bytes())  # the name says nothing: ".video" is what an upload is stored as
     with pytest.raises(VideoDecodeError, match=r"this is a still image \(\w+\), not a video"):
         probe(photo)
+
+
+def test_pts_to_seconds_is_the_exact_fraction_rounded_once() -> None:
+    rng = random.Random(7)
+    bases = [Fraction(1, 15360), Fraction(1, 90000), Fraction(1001, 30000), Fraction(1, 1000), Fraction(1, 44100)]
+    for _ in range(20_000):
+        base = rng.choice(bases)
+        pts, origin = rng.randint(-(2**40), 2**40), rng.randint(-(2**20), 2**20)
+        assert pts_to_seconds(pts, origin, base) == float(Fraction(pts - origin) * base)
+    assert pts_to_seconds(1536, 0, Fraction(1, 15360)) == 0.1

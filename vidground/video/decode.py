@@ -7,7 +7,10 @@ wrong on some files (MPEG-TS; spec section 9.9) and it reports no PTS per decode
 Each frame is rotated upright and
 resized to the plan's size as soon as it is decoded, so a full-resolution array of all sampled frames never
 exists. With PyAV, decoding runs in its own thread and the conversion to RGB and the resize in others,
-overlapping (:func:`overlapped`): at most :data:`QUEUE_FRAMES` decoded pictures wait between them.
+overlapping (:func:`overlapped`): at most :data:`QUEUE_FRAMES` decoded pictures wait between them. A plan
+spanning several GOPs is split into :data:`DECODERS` runs of GOPs decoded in parallel, each by its own
+single-threaded decoder on its own demuxer (:func:`split_at_keyframes`): after every seek a frame-threaded decoder
+waits on the one chain of reference pictures, while independent GOPs keep every core busy.
 
 The PyAV path is the fast one (spec section 12): one forward pass; a seek only when the next target lies in a
 later GOP than the packets already sent; frame threading; and H.264 packets that no other picture references
@@ -23,10 +26,11 @@ import os
 import queue
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -88,7 +92,7 @@ def decode_frames(
     backend: DecoderName | str = DecoderName.PYAV,
     resize: ResizeMode | str = ResizeMode.REFERENCE,
     threads: int = 2,
-    resize_threads: int = 1,
+    resize_threads: int = 2,
     probe: VideoProbe | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> DecodedVideo:
@@ -99,7 +103,7 @@ def decode_frames(
         plan: which source frames (``plan.indices``, presentation order) and the target ``height``×``width``.
         backend: ``pyav`` or ``decord``.
         resize: ``reference`` (qwen-vl-utils' pixels) or ``fast`` (see :mod:`vidground.video.resize`).
-        threads: decoder threads (0 = the library's choice).
+        threads: decoding threads in all, shared by the parallel PyAV decoders (0 = FFmpeg's choice for each).
         resize_threads: threads resizing frames while the decoder runs, each on one torch thread; torch's
             own setting is restored afterwards (see :func:`torch_threads`).
         probe: the file's probe if already made (saves a demux pass).
@@ -177,9 +181,7 @@ def _slots(plan: FramePlan) -> dict[int, list[int]]:
 class _Output:
     """Preallocated (T, 3, H, W) result, filled frame by frame."""
 
-    def __init__(
-        self, plan: FramePlan, resize: ResizeMode, rotation_deg: int, on_progress: ProgressCallback | None
-    ):
+    def __init__(self, plan: FramePlan, resize: ResizeMode, rotation_deg: int, on_progress: ProgressCallback | None):
         self.plan, self.resize, self.rotation_deg, self.on_progress = plan, resize, rotation_deg, on_progress
         self.frames = torch.empty((len(plan.frames), 3, plan.height, plan.width), dtype=torch.uint8)
         self.slots = _slots(plan)
@@ -188,9 +190,7 @@ class _Output:
 
     def resized(self, frame_hwc: np.ndarray) -> torch.Tensor:
         """The picture upright at the plan's size, (3, H, W) uint8. Pure: any thread may call it."""
-        return resize_frame(
-            _upright(frame_hwc, self.rotation_deg), self.plan.height, self.plan.width, self.resize
-        )
+        return resize_frame(_upright(frame_hwc, self.rotation_deg), self.plan.height, self.plan.width, self.resize)
 
     def store(self, index: int, chw: torch.Tensor, time_s: float) -> None:
         """Put a resized frame in every slot that asked for it and report progress (the calling thread only)."""
@@ -206,9 +206,7 @@ class _Output:
 
     def result(self, backend: str, frames_decoded: int | None) -> DecodedVideo:
         sampled = tuple(SampledFrame(index=i, time_s=self.times_s[i]) for i in self.plan.indices)
-        return DecodedVideo(
-            frames=self.frames, sampled=sampled, backend=backend, frames_decoded=frames_decoded
-        )
+        return DecodedVideo(frames=self.frames, sampled=sampled, backend=backend, frames_decoded=frames_decoded)
 
 
 @contextmanager
@@ -301,19 +299,21 @@ class _Handoff:
         return None
 
 
-def overlapped(decode: Callable[[_Handoff], int], out: _Output, *, resize_threads: int) -> int:
-    """Run ``decode(handoff)`` in a thread while ``resize_threads`` threads resize its pictures; its result.
+def overlapped(decoders: Sequence[Callable[[_Handoff], int]], out: _Output, *, resize_threads: int) -> int:
+    """Run each ``decoder(handoff)`` in its own thread while ``resize_threads`` threads resize their pictures.
 
     Decoding (FFmpeg's own threads; PyAV releases the GIL) and converting + resizing (swscale and torch, which
-    release it too) overlap; at most :data:`QUEUE_FRAMES` decoded pictures wait between them. Each resize thread runs torch on one
-    intra-op thread (see :func:`torch_threads`). The calling thread stores the frames and reports progress.
-    The first exception of any side stops them all and is raised here once every thread has ended, so the
-    caller may close the container.
+    release it too) overlap; at most :data:`QUEUE_FRAMES` decoded pictures wait between them. Each resize thread
+    runs torch on one intra-op thread (see :func:`torch_threads`). The calling thread stores the frames and
+    reports progress. The first exception of any side stops them all and is raised here once every thread has
+    ended, so the caller may close the containers. Returns the sum of the decoders' results.
     """
     handoff = _Handoff(out.slots, QUEUE_FRAMES)
     done: queue.Queue[tuple[int, torch.Tensor, float]] = queue.Queue()
     failures: list[BaseException] = []
     outcome: list[int] = []
+    running = [len(decoders)]
+    running_lock = threading.Lock()
 
     def guarded(work: Callable[[], None]) -> Callable[[], None]:
         def run() -> None:
@@ -327,11 +327,17 @@ def overlapped(decode: Callable[[_Handoff], int], out: _Output, *, resize_thread
 
         return run
 
-    def decoding() -> None:
-        try:
-            outcome.append(decode(handoff))
-        finally:
-            handoff.decoded.set()
+    def decoding(decode: Callable[[_Handoff], int]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                outcome.append(decode(handoff))
+            finally:
+                with running_lock:
+                    running[0] -= 1
+                    if running[0] == 0:
+                        handoff.decoded.set()
+
+        return run
 
     def resizing() -> None:
         rgb = _RGB()
@@ -340,7 +346,11 @@ def overlapped(decode: Callable[[_Handoff], int], out: _Output, *, resize_thread
             done.put((index, out.resized(rgb(picture)), time_s))
 
     with torch_threads(1):
-        threads = [threading.Thread(target=guarded(decoding), name="vidground-decode", daemon=True)]
+        threads = [
+            threading.Thread(target=guarded(decoding(decode)), name=f"vidground-decode-{i}", daemon=True)
+            for i, decode in enumerate(decoders)
+        ]
+        n_decoders = len(threads)
         threads += [
             threading.Thread(target=guarded(resizing), name=f"vidground-resize-{i}", daemon=True)
             for i in range(max(1, resize_threads))
@@ -348,7 +358,7 @@ def overlapped(decode: Callable[[_Handoff], int], out: _Output, *, resize_thread
         for thread in threads:
             thread.start()
         try:
-            while any(t.is_alive() for t in threads[1:]) or not done.empty():
+            while any(t.is_alive() for t in threads[n_decoders:]) or not done.empty():
                 try:
                     out.store(*done.get(timeout=_POLL_S))
                 except queue.Empty:
@@ -359,7 +369,7 @@ def overlapped(decode: Callable[[_Handoff], int], out: _Output, *, resize_thread
                 thread.join()
     if failures:
         raise failures[0]
-    return outcome[0]
+    return sum(outcome)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -396,6 +406,34 @@ def _avcc_length_size(stream: Any) -> int | None:
     return int(extradata[4] & 0x3) + 1
 
 
+DECODERS = 2
+"""PyAV decoders working on one plan at once, each on its own run of GOPs (see :func:`split_at_keyframes`)."""
+
+
+def split_at_keyframes(targets: list[int], keyframes: Sequence[int], parts: int) -> list[list[int]]:
+    """Split sorted target frames into up to ``parts`` runs that each start a GOP, for decoders working in parallel.
+
+    Run ``i`` begins at the keyframe at or before the target ``i/parts`` of the way through, so a run's decoder
+    seeks there and no picture is decoded twice: the runs' GOPs do not overlap. A plan whose targets share one
+    GOP (or a file without listed keyframes) stays one run. Example: targets ``[0, 10, 70, 130]``, keyframes
+    every 60 frames, 2 parts: the middle target is 70, whose keyframe is 60, so ``[[0, 10], [70, 130]]``.
+    """
+    bounds: list[int] = []
+    for i in range(1, parts):
+        middle = targets[i * len(targets) // parts]
+        pos = bisect.bisect_right(keyframes, middle) - 1
+        if pos >= 0 and keyframes[pos] > targets[0] and (not bounds or keyframes[pos] > bounds[-1]):
+            bounds.append(keyframes[pos])
+    runs: list[list[int]] = []
+    start = 0
+    for bound in bounds:
+        end = bisect.bisect_left(targets, bound)
+        runs.append(targets[start:end])
+        start = end
+    runs.append(targets[start:])
+    return [run for run in runs if run]
+
+
 class PyAVDecoder:
     """Forward decoding with GOP-aware seeks and non-reference packet skipping (the fast path)."""
 
@@ -415,10 +453,17 @@ class PyAVDecoder:
         import av
 
         out = _Output(plan, resize, probe.rotation_deg, on_progress)
+        parts = split_at_keyframes(sorted(out.slots), probe.keyframe_indices, DECODERS)
+        # ``threads`` is what decoding may use in all: each decoder gets its share (0: FFmpeg picks for each).
+        per_decoder = threads if threads == 0 else max(1, threads // len(parts))
         try:
-            with av.open(str(path)) as container:
+            with ExitStack() as stack:
+                containers = [stack.enter_context(av.open(str(path))) for _ in parts]
                 frames_decoded = overlapped(
-                    lambda handoff: self._run(container, path, probe, handoff, threads),
+                    [
+                        partial(self._run, container, path, probe, threads=per_decoder, targets=targets)
+                        for container, targets in zip(containers, parts, strict=True)
+                    ],
                     out,
                     resize_threads=resize_threads,
                 )
@@ -434,13 +479,13 @@ class PyAVDecoder:
                 f"frame {missing[0]} ({probe.frame_times_s[missing[0]]:.3f} s) could not be decoded; "
                 f"the file is damaged there{_damage_note(probe)}",
             )
-        logger.debug(
-            "pyav decoded path=%s targets=%d frames_decoded=%d", path, len(out.slots), frames_decoded
-        )
+        logger.debug("pyav decoded path=%s targets=%d frames_decoded=%d", path, len(out.slots), frames_decoded)
         return out.result(self.name, frames_decoded)
 
-    def _run(self, container: Any, path: Path, probe: VideoProbe, out: _Handoff, threads: int) -> int:
-        """Decode the targets in ``out.slots`` and hand each over as RGB; the number of packets sent."""
+    def _run(
+        self, container: Any, path: Path, probe: VideoProbe, out: _Handoff, *, threads: int, targets: list[int]
+    ) -> int:
+        """Decode ``targets`` (sorted source indices) and hand each picture over; the number of packets sent."""
         stream = container.streams.video[0]
         ctx = stream.codec_context
         ctx.thread_type = "AUTO"
@@ -458,13 +503,11 @@ class PyAVDecoder:
         shown: dict[float, int] = {}  # time -> pictures with that time seen since the last seek
         keyframes = list(probe.keyframe_indices) or [0]
         length_size = _avcc_length_size(stream)
-        targets = sorted(out.slots)
+        wanted = set(targets)
         next_t = 0  # position in targets of the next frame still to emit
         max_sent = -1  # highest presentation index sent to the decoder since the last seek
         sought: set[int] = set()
-        check_landing: int | None = (
-            None  # after a seek: the keyframe the demuxer should have landed on (or before)
-        )
+        check_landing: int | None = None  # after a seek: the keyframe the demuxer should have landed on (or before)
         sent = 0
 
         def keyframe_at_or_before(index: int) -> int:
@@ -523,9 +566,7 @@ class PyAVDecoder:
                 # A cut-off or corrupt packet only breaks the decoder; the probe left its frames out.
                 continue
             candidates = (
-                None
-                if packet.pts is None
-                else indices_of_time.get(pts_to_seconds(packet.pts, origin, time_base))
+                None if packet.pts is None else indices_of_time.get(pts_to_seconds(packet.pts, origin, time_base))
             )
             # the lowest frame a packet can be (for seeks) and the highest (for what has been sent)
             index = None if candidates is None else candidates[0]
@@ -551,7 +592,7 @@ class PyAVDecoder:
                 if (
                     length_size is not None
                     and candidates is not None
-                    and not any(i in out.slots for i in candidates)
+                    and not any(i in wanted for i in candidates)
                     and h264_is_disposable(bytes(packet), length_size)
                 ):
                     continue
