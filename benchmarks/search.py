@@ -14,11 +14,25 @@ PostgreSQL (pgvector) under ``--pg-dir``, then measures, in the same run:
   recall@10 and the speed ratio.
 
 The corpus: captions are made from a grammar (subject x action x place x time of day, 30,000 sentences), subtitles
-from lines that carry rare names and numbers. ``--templates`` (3,000) of those sentences are embedded with the real
-MiniLM; a segment's text is one sentence (60 %) or two (40 %) and its stand-in vector is its sentence's real vector
-(or the two vectors mixed with a random weight, 0.3-0.7 to 1.0-0.0) plus Gaussian noise (sigma ``--noise`` = 0.02
-per dimension, about 0.4 in norm), renormalised to unit length: same dimension and norm as real ones, clustered like
-captions that repeat themselves, but no two alike, without embedding a million texts. The queries are embedded for real.
+from lines that carry rare names and numbers (``--subtitle-lines``, 6,000). A segment's text is one sentence (60 %)
+or two (40 %). Its vector is a stand-in (``--stand-in``):
+
+* ``real`` (default): every sentence of the grammar and every subtitle line is embedded with the real MiniLM (cached
+  under ``--pg-dir``), so a one-sentence segment has exactly the vector ingest would store, duplicates included (the
+  same caption gives the same vector); a two-sentence segment gets its two sentences' vectors mixed by their share of
+  the words, renormalised. How close that mix is to the real embedding of the two sentences together is measured on
+  ``--fidelity`` (1,000) segments and printed;
+* ``noisy`` (the stand-in of the first runs): ``--templates`` (3,000) sentences embedded, a segment's vector its
+  sentence's (or two mixed with a random weight) plus Gaussian noise (sigma ``--noise`` = 0.02 per dimension, about
+  0.4 in norm), renormalised. That noise puts a segment at cosine ~0.87 from its own text's embedding, farther than
+  most paraphrases, and spreads it over all 384 dimensions at random: the hardest case for a graph index and unlike
+  sentence embeddings, whose differences lie along the few directions the words change.
+
+Either way the dimension and norm are those of real vectors; the queries are always embedded for real.
+
+Recall@10 is counted as ann-benchmarks counts it: an HNSW neighbour is right when it is no farther than the exact 10th
+plus 0.001 (cosine distance), so among equally close segments (identical captions) any ten are right. The plain
+overlap of ids with the exact top 10 is printed beside it.
 
 Targets (1M segments): hybrid p95 <= 50 ms and p50 <= 15 ms, recall@10 >= 0.95, insert >= 5,000 segments/s.
 
@@ -32,6 +46,7 @@ runtime (as the API and ``vidground search`` do).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import os
 import platform
@@ -50,6 +65,7 @@ SEGMENTS_PER_VIDEO = 50
 CAPTIONS_PER_VIDEO = 40
 CAPTION_S = 15.0
 CHUNK = 50_000
+RECALL_EPSILON = 1e-3  # cosine distance; ann-benchmarks' default
 
 SUBJECTS = [
     "A man", "A woman", "A child", "An old man", "A young woman", "Two friends", "A chef", "A cyclist",
@@ -164,6 +180,30 @@ def binary_copy_rows(segment_ids: np.ndarray, video_ids: np.ndarray, vectors: np
     return rows.tobytes()
 
 
+def stand_in_vectors(
+    vectors: np.ndarray, first: np.ndarray, second: np.ndarray, words: np.ndarray, rng: np.random.Generator,
+    noise: float,
+) -> np.ndarray:  # fmt: skip
+    """Unit stand-in vectors (n, 384) for texts made of sentence ``first`` and, where ``second >= 0``, a second one.
+
+    ``noise == 0`` (the real stand-in): a two-sentence text mixes its sentences' vectors by their share of the words
+    (mean pooling averages over tokens, so the longer sentence weighs more). ``noise > 0`` (the noisy stand-in): by a
+    random weight, then Gaussian noise of that sigma per dimension.
+    """
+    vecs = vectors[first].copy()
+    two = second >= 0
+    if noise > 0:
+        weight = rng.uniform(0.3, 1.0, (int(two.sum()), 1)).astype(np.float32)
+    else:
+        w1, w2 = words[first[two]], words[second[two]]
+        weight = (w1 / (w1 + w2)).astype(np.float32)[:, None]
+    vecs[two] = vecs[two] * weight + vectors[second[two]] * (1.0 - weight)
+    if noise > 0:
+        vecs += rng.normal(0.0, noise, vecs.shape).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return vecs
+
+
 def corpus_chunks(
     n_segments: int, rng: np.random.Generator, sentences: Sequence[str], vectors: np.ndarray, noise: float,
     is_subtitle: np.ndarray,
@@ -171,6 +211,7 @@ def corpus_chunks(
     """Chunks of (segment rows, segment ids, video ids, vectors) in insertion order."""
     captions = np.flatnonzero(~is_subtitle)
     subtitles = np.flatnonzero(is_subtitle)
+    words = np.array([len(x.split()) for x in sentences], dtype=np.float32)
     for first in range(0, n_segments, CHUNK):
         ids = np.arange(first, min(first + CHUNK, n_segments), dtype=np.int64) + 1
         k = (ids - 1) % SEGMENTS_PER_VIDEO  # position in its video
@@ -184,13 +225,7 @@ def corpus_chunks(
             np.where(is_caption, rng.choice(captions, len(ids)), rng.choice(subtitles, len(ids))),
             -1,
         )
-        vecs = vectors[first_sentence].copy()
-        two = second >= 0
-        # A two-sentence text leans to one of its sentences by a random weight: no two segments share a vector.
-        weight = rng.uniform(0.3, 1.0, (int(two.sum()), 1)).astype(np.float32)
-        vecs[two] = vecs[two] * weight + vectors[second[two]] * (1.0 - weight)
-        vecs += rng.normal(0.0, noise, vecs.shape).astype(np.float32)
-        vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+        vecs = stand_in_vectors(vectors, first_sentence, second, words, rng, noise)
         start_s = np.where(is_caption, k * CAPTION_S, rng.random(len(ids)) * CAPTIONS_PER_VIDEO * CAPTION_S)
         end_s = np.where(is_caption, start_s + CAPTION_S, start_s + 3.0)
         rows = []
@@ -210,6 +245,35 @@ def corpus_chunks(
                 )
             )
         yield rows, ids, video_ids, vecs
+
+
+def cached_vectors(pg_dir: Path, embedder: Any, sentences: Sequence[str], head: np.ndarray) -> np.ndarray:
+    """The vectors of ``sentences`` (``head`` already holds the first ones), kept under ``pg_dir`` between runs."""
+    digest = hashlib.sha256("\n".join([MODEL, *sentences]).encode()).hexdigest()[:16]
+    path = pg_dir / f"sentence-vectors-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = head
+    if len(sentences) > len(head):
+        vectors = np.concatenate([head, embed_many(embedder, sentences[len(head) :])])
+    pg_dir.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def corpus_size(admin: Any) -> int | None:
+    """Segments in the benchmark database a ``--keep`` run left, None when there is none."""
+    from sqlalchemy import create_engine, text
+
+    with admin.connect() as c:
+        if not c.execute(text("SELECT 1 FROM pg_database WHERE datname = 'search_bench'")).scalar():
+            return None
+    probe = create_engine(admin.url.set(database="search_bench"))
+    try:
+        with probe.connect() as c:
+            return int(c.execute(text("SELECT count(*) FROM segments")).scalar_one())
+    finally:
+        probe.dispose()
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -237,13 +301,19 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--exact-queries", type=int, default=200, help="queries for the exact-search peer")
-    parser.add_argument("--templates", type=int, default=3000, help="sentences embedded for the stand-in vectors")
-    parser.add_argument("--noise", type=float, default=0.02)
+    parser.add_argument("--stand-in", choices=["real", "noisy"], default="real", help="how vectors are made")
+    parser.add_argument("--subtitle-lines", type=int, default=6000, help="subtitle lines (real stand-in)")
+    parser.add_argument("--templates", type=int, default=3000, help="sentences embedded (noisy stand-in)")
+    parser.add_argument("--noise", type=float, default=0.02, help="noise sigma per dimension (noisy stand-in)")
+    parser.add_argument("--fidelity", type=int, default=1000, help="two-sentence texts embedded to check the mix")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shared-buffers", default="2GB")
     parser.add_argument("--ef-search", type=int, nargs="*", default=[40, 200, 400], help="more ef_search to try")
-    parser.add_argument("--torch-threads", type=int, default=1, help="threads of the query embedder (torch)")
+    parser.add_argument(
+        "--torch-threads", type=int, default=os.cpu_count() or 1, help="threads embedding the sentences (torch)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database (default: drop it at the end)")
+    parser.add_argument("--reuse", action="store_true", help="search the database a --keep run left (same options)")
     args = parser.parse_args()
 
     import psycopg
@@ -260,125 +330,159 @@ def main() -> None:
     admin_url = server.get_uri().replace("postgresql://", "postgresql+psycopg://", 1)
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
-        c.execute(text("DROP DATABASE IF EXISTS search_bench WITH (FORCE)"))
-        c.execute(text("CREATE DATABASE search_bench"))
         print("server:", c.execute(text("SELECT version()")).scalar_one().split(",")[0])
+    reused = args.reuse and corpus_size(admin) == args.segments
+    if reused:
+        print(f"reusing the database of a run with --keep: {args.segments:,} segments, indexes built")
+    else:
+        with admin.connect() as c:
+            c.execute(text("DROP DATABASE IF EXISTS search_bench WITH (FORCE)"))
+            c.execute(text("CREATE DATABASE search_bench"))
     engine = create_engine(admin.url.set(database="search_bench"))
-    migrate.upgrade(engine)
+    if not reused:
+        migrate.upgrade(engine)
     dsn = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    # --- stand-in vectors: real embeddings of template sentences ---------------------------------------------------
+    # --- stand-in vectors: real embeddings of the sentences --------------------------------------------------------
     rng = random.Random(args.seed)
     np_rng = np.random.default_rng(args.seed)
     import torch
 
-    torch.set_num_threads(args.torch_threads)  # one query at a time: more threads buy little and cost tail latency
+    torch.set_num_threads(args.torch_threads)
     t0 = time.perf_counter()
     embedder, query_embedder = load_embedders()
     query_embedder.embed(["load the weights"])
     load_s = time.perf_counter() - t0
-    n_subtitles = args.templates // 5
-    captions = rng.sample(caption_sentences(), args.templates - n_subtitles)
-    subtitles = subtitle_sentences(rng, n_subtitles)
+    if args.stand_in == "real":
+        captions = caption_sentences()
+        subtitles = subtitle_sentences(rng, args.subtitle_lines)
+        noise = 0.0
+    else:
+        n_subtitles = args.templates // 5
+        captions = rng.sample(caption_sentences(), args.templates - n_subtitles)
+        subtitles = subtitle_sentences(rng, n_subtitles)
+        noise = args.noise
     sentences = captions + subtitles
     is_subtitle = np.array([False] * len(captions) + [True] * len(subtitles))
-    t0 = time.perf_counter()
-    template_vectors = embed_many(embedder, sentences)
-    embed_s = time.perf_counter() - t0
-    print(
-        f"embedder: {type(embedder).__name__} loaded in {load_s:.1f} s; {len(sentences):,} template sentences"
-        f" embedded in {embed_s:.1f} s ({len(sentences) / embed_s:.0f}/s); noise sigma {args.noise};"
-        f" torch threads {args.torch_threads}; queries embedded by {type(query_embedder).__name__}"
-    )
-
-    # --- bulk insert ---------------------------------------------------------------------------------------------
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("DROP INDEX ix_segment_embeddings_embedding_hnsw")
-        conn.execute("DROP INDEX ix_segments_tsv")
-        with conn.cursor().copy(
-            "COPY videos (id, tenant, content_hash, path, size_bytes, duration_s, fps, width, height, probe, status)"
-            " FROM STDIN"
-        ) as copy:
-            for v in range(1, n_videos + 1):
-                copy.write_row((v, "default", f"{v:064x}", f"/media/v{v:06d}.mp4", 10**8, 600.0, 25.0, 1280, 720,
-                                "{}", "indexed"))  # fmt: skip
-        with conn.cursor().copy(
-            "COPY analyses (id, video_id, kind, status, analysis_key, timings_s) FROM STDIN"
-        ) as copy:
-            for v in range(1, n_videos + 1):
-                copy.write_row((2 * v - 1, v, "caption", "succeeded", f"c{v}", "{}"))
-                copy.write_row((2 * v, v, "subtitles", "succeeded", f"s{v}", "{}"))
-        copy_s = gen_s = 0.0
-        t_gen = time.perf_counter()
-        for rows, ids, video_ids, vecs in corpus_chunks(
-            args.segments, np_rng, sentences, template_vectors, args.noise, is_subtitle
-        ):
-            t1 = time.perf_counter()
-            gen_s += t1 - t_gen
-            with conn.transaction():
-                cur = conn.cursor()
-                with cur.copy(
-                    "COPY segments (id, video_id, analysis_id, source, start_s, end_s, text) FROM STDIN"
-                ) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-                payload = io.BytesIO()
-                payload.write(b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big"))
-                payload.write(binary_copy_rows(ids, video_ids, vecs))
-                payload.write((-1).to_bytes(2, "big", signed=True))
-                with cur.copy(
-                    "COPY segment_embeddings (segment_id, video_id, model, embedding) FROM STDIN (FORMAT BINARY)"
-                ) as copy:
-                    copy.write(payload.getbuffer())
-            t_gen = time.perf_counter()
-            copy_s += t_gen - t1
-        for table in ("videos", "analyses", "segments"):
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
-        insert_rate = args.segments / copy_s
+    if not reused:  # embed, check the mix, insert, build the indexes
+        timed = sentences[:10_000]  # the embedder's own throughput, measured on every run
+        t0 = time.perf_counter()
+        timed_vectors = embed_many(embedder, timed)
+        embed_s = time.perf_counter() - t0
+        sentence_vectors = cached_vectors(args.pg_dir, embedder, sentences, timed_vectors)
         print(
-            f"insert (COPY, indexes dropped): {args.segments:,} segments + vectors in {copy_s:.1f} s ="
-            f" {insert_rate:,.0f} segments/s   (generating them: {gen_s:.1f} s, not counted)"
+            f"embedder: {type(embedder).__name__} loaded in {load_s:.1f} s; {len(timed):,} sentences embedded in"
+            f" {embed_s:.1f} s ({len(timed) / embed_s:.0f}/s, torch threads {args.torch_threads});"
+            f" queries embedded by {type(query_embedder).__name__}"
         )
-        conn.execute("SET maintenance_work_mem = '2GB'")
-        conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
-        t1 = time.perf_counter()
-        conn.execute("CREATE INDEX ix_segments_tsv ON segments USING gin (tsv)")
-        gin_s = time.perf_counter() - t1
-        t1 = time.perf_counter()
-        conn.execute(
-            "CREATE INDEX ix_segment_embeddings_embedding_hnsw ON segment_embeddings USING hnsw"
-            " (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+        words = np.array([len(x.split()) for x in sentences], dtype=np.float32)
+        pairs = np_rng.choice(len(captions), (args.fidelity, 2))
+        mixed = stand_in_vectors(sentence_vectors, pairs[:, 0], pairs[:, 1], words, np_rng, noise)
+        real = embed_many(embedder, [f"{sentences[i]} {sentences[j]}" for i, j in pairs])
+        fidelity = np.sum(mixed * real, axis=1)
+        print(
+            f"stand-in vectors: {args.stand_in}, {len(captions):,} caption sentences and {len(subtitles):,} subtitle"
+            f" lines embedded for real{f', noise sigma {noise}' if noise else ''}; a two-sentence stand-in against the"
+            f" real embedding of its text ({args.fidelity:,} texts): cosine mean {fidelity.mean():.3f},"
+            f" p5 {np.percentile(fidelity, 5):.3f}, min {fidelity.min():.3f}"
         )
-        hnsw_s = time.perf_counter() - t1
-        conn.execute("VACUUM ANALYZE")
-        size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
-        print(f"GIN build: {gin_s:.1f} s   HNSW build: {hnsw_s:.1f} s   database size: {size[0] if size else '?'}")
-        total_rate = args.segments / (copy_s + gin_s + hnsw_s)
-        print(f"insert incl. both index builds: {total_rate:,.0f} segments/s")
+
+        # --- bulk insert ---------------------------------------------------------------------------------------------
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("DROP INDEX ix_segment_embeddings_embedding_hnsw")
+            conn.execute("DROP INDEX ix_segments_tsv")
+            with conn.cursor().copy(
+                "COPY videos (id, tenant, content_hash, path, size_bytes, duration_s, fps, width, height, probe,"
+                " status) FROM STDIN"
+            ) as copy:
+                for v in range(1, n_videos + 1):
+                    copy.write_row((v, "default", f"{v:064x}", f"/media/v{v:06d}.mp4", 10**8, 600.0, 25.0, 1280, 720,
+                                    "{}", "indexed"))  # fmt: skip
+            with conn.cursor().copy(
+                "COPY analyses (id, video_id, kind, status, analysis_key, timings_s) FROM STDIN"
+            ) as copy:
+                for v in range(1, n_videos + 1):
+                    copy.write_row((2 * v - 1, v, "caption", "succeeded", f"c{v}", "{}"))
+                    copy.write_row((2 * v, v, "subtitles", "succeeded", f"s{v}", "{}"))
+            copy_s = gen_s = 0.0
+            t_gen = time.perf_counter()
+            for rows, ids, video_ids, vecs in corpus_chunks(
+                args.segments, np_rng, sentences, sentence_vectors, noise, is_subtitle
+            ):
+                t1 = time.perf_counter()
+                gen_s += t1 - t_gen
+                with conn.transaction():
+                    cur = conn.cursor()
+                    with cur.copy(
+                        "COPY segments (id, video_id, analysis_id, source, start_s, end_s, text) FROM STDIN"
+                    ) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    payload = io.BytesIO()
+                    payload.write(b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big"))
+                    payload.write(binary_copy_rows(ids, video_ids, vecs))
+                    payload.write((-1).to_bytes(2, "big", signed=True))
+                    with cur.copy(
+                        "COPY segment_embeddings (segment_id, video_id, model, embedding) FROM STDIN (FORMAT BINARY)"
+                    ) as copy:
+                        copy.write(payload.getbuffer())
+                t_gen = time.perf_counter()
+                copy_s += t_gen - t1
+            for table in ("videos", "analyses", "segments"):
+                conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
+            insert_rate = args.segments / copy_s
+            print(
+                f"insert (COPY, indexes dropped): {args.segments:,} segments + vectors in {copy_s:.1f} s ="
+                f" {insert_rate:,.0f} segments/s   (generating them: {gen_s:.1f} s, not counted)"
+            )
+            conn.execute("SET maintenance_work_mem = '2GB'")
+            conn.execute(f"SET max_parallel_maintenance_workers = {max(1, (os.cpu_count() or 2) - 1)}")
+            t1 = time.perf_counter()
+            conn.execute("CREATE INDEX ix_segments_tsv ON segments USING gin (tsv)")
+            gin_s = time.perf_counter() - t1
+            t1 = time.perf_counter()
+            conn.execute(
+                "CREATE INDEX ix_segment_embeddings_embedding_hnsw ON segment_embeddings USING hnsw"
+                " (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+            )
+            hnsw_s = time.perf_counter() - t1
+            conn.execute("VACUUM ANALYZE")
+            size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
+            print(f"GIN build: {gin_s:.1f} s   HNSW build: {hnsw_s:.1f} s   database size: {size[0] if size else '?'}")
+            total_rate = args.segments / (copy_s + gin_s + hnsw_s)
+            print(f"insert incl. both index builds: {total_rate:,.0f} segments/s")
 
     # --- latency ---------------------------------------------------------------------------------------------------
     queries = make_queries(rng, args.queries, subtitles)
     both = (Signal.TEXT, Signal.VECTOR)
-    modes: dict[str, tuple[Signal, ...]] = {"text": (Signal.TEXT,), "vector": (Signal.VECTOR,), "hybrid": both}
+    # hybrid: as the API and the CLI run it, the query embedded on another thread while the word list is drawn;
+    # "hybrid, embed first": the embedding, then the search, one after the other (the embedding timed on its own).
+    modes: dict[str, tuple[Signal, ...]] = {
+        "text": (Signal.TEXT,),
+        "vector": (Signal.VECTOR,),
+        "hybrid": both,
+        "hybrid, embed first": both,
+    }
     times: dict[str, list[float]] = {mode: [] for mode in modes}
     search_only: dict[str, list[float]] = {mode: [] for mode in modes}
     embed_times: list[float] = []
     n_hits: list[int] = []
     with engine.connect() as connection:
         for q in queries[:10]:  # warm the caches and the connection
-            (vector,) = query_embedder.embed([q])
-            search(connection, query=q, query_vector=vector, embedder_name=MODEL)
+            search(connection, query=q, query_vector=query_embedder.embed([q])[0], embedder_name=MODEL)
             connection.rollback()
         for q in queries:
             for mode, signals in modes.items():
                 t1 = time.perf_counter()
+                vector: Any
                 if mode == "text":
                     vector = [0.0] * (DIM - 1) + [1.0]  # unused by a text-only search
+                elif mode == "hybrid":
+                    vector = lambda q=q: query_embedder.embed([q])[0]  # noqa: E731
                 else:
-                    t_embed = time.perf_counter()
                     (vector,) = query_embedder.embed([q])
-                    if mode == "hybrid":
-                        embed_times.append(time.perf_counter() - t_embed)
+                    if mode == "hybrid, embed first":
+                        embed_times.append(time.perf_counter() - t1)
                 t_search = time.perf_counter()
                 page = search(connection, query=q, query_vector=vector, embedder_name=MODEL, signals=signals)
                 connection.rollback()  # end the transaction (SET LOCAL) as each request would
@@ -388,65 +492,76 @@ def main() -> None:
                     n_hits.append(len(page.hits))
     print(f"query embedding (one query, real MiniLM): {ms(embed_times)}")
     for mode in modes:
-        incl = "" if mode == "text" else f"  embedding included; search alone {ms(search_only[mode])}"
-        print(f"search {mode:<7}: {ms(times[mode])}{incl}")
+        if mode == "text":
+            note = ""
+        elif mode == "hybrid":
+            note = "  embedding included, made while the word list is drawn (as the API and CLI do)"
+        else:
+            note = f"  embedding included; search alone {ms(search_only[mode])}"
+        print(f"search {mode:<19}: {ms(times[mode])}{note}")
     print(f"hybrid hits per query (limit 20): median {statistics.median(n_hits):.0f}, none for {n_hits.count(0)}")
 
     # --- the peer: exact nearest neighbours; HNSW recall@10 against it -----------------------------------------------
-    knn = text(
-        "SELECT segment_id, embedding <=> CAST(:v AS vector) AS distance FROM segment_embeddings WHERE model = :m"
-        " ORDER BY embedding <=> CAST(:v AS vector) LIMIT 10"
-    )
-    exact_s: list[float] = []
-    ef_values = sorted({DEFAULT_EF_SEARCH, 100, *args.ef_search})
-    approx_s: dict[int, list[float]] = {ef: [] for ef in ef_values}
-    recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
-    # Near-ties: with many near-duplicate vectors the exact 10 and another 10 can be equally close. Count an HNSW
-    # neighbour as found when it is no farther than the exact 10th plus 1 % (ann-benchmarks' epsilon recall).
-    eps_recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
-    with engine.connect() as connection:
-        for q in queries[: args.exact_queries]:
-            (vector,) = query_embedder.embed([q])
-            literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
-            connection.execute(text("SET LOCAL enable_indexscan = off"))
-            connection.execute(text("SET LOCAL enable_bitmapscan = off"))
-            t1 = time.perf_counter()
-            exact_rows = connection.execute(knn, {"m": MODEL, "v": literal}).all()
-            exact_s.append(time.perf_counter() - t1)
-            exact = {r[0] for r in exact_rows}
-            tenth = max((r[1] for r in exact_rows), default=0.0)
-            connection.rollback()
-            for ef in ef_values:
-                connection.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
-                t1 = time.perf_counter()
-                approx_rows = connection.execute(knn, {"m": MODEL, "v": literal}).all()
-                approx_s[ef].append(time.perf_counter() - t1)
-                connection.rollback()
-                approx = {r[0] for r in approx_rows}
-                recalls[ef].append(len(approx & exact) / max(1, len(exact)))
-                close = sum(r[1] <= tenth * 1.01 for r in approx_rows)
-                eps_recalls[ef].append(close / max(1, len(exact_rows)))
-    recall = statistics.mean(recalls[DEFAULT_EF_SEARCH])
-    stuck_queries = [q for q, r in zip(queries, recalls[DEFAULT_EF_SEARCH], strict=False) if r < 0.5]
-    print(f"queries with recall@10 below 0.5 at ef_search {DEFAULT_EF_SEARCH} (first 12): {stuck_queries[:12]}")
-    print(f"exact top-10 (sequential scan, the peer): {ms(exact_s)}")
-    for ef in ef_values:
-        stuck = sum(r < 0.5 for r in recalls[ef])
-        print(
-            f"HNSW top-10, ef_search {ef:>3}: {ms(approx_s[ef])}   recall@10 {statistics.mean(recalls[ef]):.3f}"
-            f" ({stuck} of {len(recalls[ef])} queries below 0.5), within 1 % of the exact 10th:"
-            f" {statistics.mean(eps_recalls[ef]):.3f};"
-            f" {statistics.median(exact_s) / statistics.median(approx_s[ef]):.0f}x faster than exact at p50,"
-            f" {percentile(exact_s, 95) / percentile(approx_s[ef], 95):.0f}x at p95"
+    recall = None
+    if args.exact_queries > 0:
+        knn = text(
+            "SELECT segment_id, embedding <=> CAST(:v AS vector) AS distance FROM segment_embeddings WHERE model = :m"
+            " ORDER BY embedding <=> CAST(:v AS vector) LIMIT 10"
         )
+        exact_s: list[float] = []
+        ef_values = sorted({DEFAULT_EF_SEARCH, 100, *args.ef_search})
+        approx_s: dict[int, list[float]] = {ef: [] for ef in ef_values}
+        recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
+        # Ties: identical captions have identical vectors, so the exact 10 and another 10 can be equally close. Count an
+        # HNSW neighbour as found when it is no farther than the exact 10th plus 0.001 (ann-benchmarks' recall).
+        eps_recalls: dict[int, list[float]] = {ef: [] for ef in ef_values}
+        lost: dict[int, int] = dict.fromkeys(ef_values, 0)
+        with engine.connect() as connection:
+            for q in queries[: args.exact_queries]:
+                (vector,) = query_embedder.embed([q])
+                literal = "[" + ",".join(f"{x:.7g}" for x in vector) + "]"
+                connection.execute(text("SET LOCAL enable_indexscan = off"))
+                connection.execute(text("SET LOCAL enable_bitmapscan = off"))
+                t1 = time.perf_counter()
+                exact_rows = connection.execute(knn, {"m": MODEL, "v": literal}).all()
+                exact_s.append(time.perf_counter() - t1)
+                exact = {r[0] for r in exact_rows}
+                tenth = max((r[1] for r in exact_rows), default=0.0)
+                connection.rollback()
+                for ef in ef_values:
+                    connection.execute(text(f"SET LOCAL hnsw.ef_search = {ef}"))
+                    t1 = time.perf_counter()
+                    approx_rows = connection.execute(knn, {"m": MODEL, "v": literal}).all()
+                    approx_s[ef].append(time.perf_counter() - t1)
+                    connection.rollback()
+                    approx = {r[0] for r in approx_rows}
+                    recalls[ef].append(len(approx & exact) / max(1, len(exact)))
+                    close = sum(r[1] <= tenth + RECALL_EPSILON for r in approx_rows)
+                    eps_recalls[ef].append(close / max(1, len(exact_rows)))
+                    # Lost: even HNSW's nearest hit is farther than the exact 10th, so the graph walk ended in
+                    # another region (a cluster it could not leave), not among near-ties.
+                    lost[ef] += bool(approx_rows) and approx_rows[0][1] > tenth + RECALL_EPSILON
+        recall = statistics.mean(eps_recalls[DEFAULT_EF_SEARCH])
+        stuck_queries = [q for q, r in zip(queries, eps_recalls[DEFAULT_EF_SEARCH], strict=False) if r < 0.5]
+        print(f"queries with recall@10 below 0.5 at ef_search {DEFAULT_EF_SEARCH} (first 12): {stuck_queries[:12]}")
+        print(f"exact top-10 (sequential scan, the peer): {ms(exact_s)}")
+        for ef in ef_values:
+            stuck = sum(r < 0.5 for r in eps_recalls[ef])
+            print(
+                f"HNSW top-10, ef_search {ef:>3}: {ms(approx_s[ef])}   recall@10 {statistics.mean(eps_recalls[ef]):.3f}"
+                f" ({stuck} of {len(recalls[ef])} queries below 0.5, {lost[ef]} lost in another region; same ids as"
+                f" the exact 10: {statistics.mean(recalls[ef]):.3f});"
+                f" {statistics.median(exact_s) / statistics.median(approx_s[ef]):.0f}x faster than exact at p50,"
+                f" {percentile(exact_s, 95) / percentile(approx_s[ef], 95):.0f}x at p95"
+            )
 
     # --- verdict ----------------------------------------------------------------------------------------------------
     p50, p95 = percentile(times["hybrid"], 50) * 1000, percentile(times["hybrid"], 95) * 1000
     checks = [
         ("hybrid p95 <= 50 ms", p95, 50.0, p95 <= 50.0),
         ("hybrid p50 <= 15 ms", p50, 15.0, p50 <= 15.0),
-        (f"recall@10 >= 0.95 (ef {DEFAULT_EF_SEARCH})", recall, 0.95, recall >= 0.95),
-        ("insert >= 5,000 segments/s", insert_rate, 5000.0, insert_rate >= 5000.0),
+        *([] if recall is None else [(f"recall@10 >= 0.95 (ef {DEFAULT_EF_SEARCH})", recall, 0.95, recall >= 0.95)]),
+        *([] if reused else [("insert >= 5,000 segments/s", insert_rate, 5000.0, insert_rate >= 5000.0)]),
     ]
     print(f"targets (stated for 1M segments; this run: {args.segments:,}):")
     for name, value, target, ok in checks:

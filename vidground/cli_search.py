@@ -107,13 +107,12 @@ def _search_command(
     start_s = None if start is None else parse_timecode(start)
     end_s = None if end is None else parse_timecode(end)
     model = _load_embedder(embedder or settings.embedder)
-    (query_vector,) = model.embed([query])
     engine = _engine(settings)
     try:
         page = search(
             engine,
             query=query,
-            query_vector=query_vector,
+            query_vector=lambda: model.embed([query])[0],  # made while the word list is drawn
             embedder_name=model.name,
             tenant=tenant,
             limit=limit,

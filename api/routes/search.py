@@ -50,12 +50,11 @@ async def search(
     """Places in the caller's videos that match ``q``, best first; ``next_cursor`` pages on."""
     from vidground.index.sql.search import search as run_search
 
-    vector = (await run_in_threadpool(embedder.embed, [q]))[0]
     page = await run_in_threadpool(
         lambda: run_search(
             engine,
             query=q,
-            query_vector=vector,
+            query_vector=lambda: embedder.embed([q])[0],  # made while the word list is drawn
             embedder_name=embedder.name,
             tenant=tenant,
             limit=limit,

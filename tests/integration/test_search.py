@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ pytest.importorskip("pgvector")
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from vidground.errors import ConfigError
+from vidground.errors import ConfigError, ModelNotAvailable
 from vidground.index.embed import Embedder, get_embedder
 from vidground.index.records import SearchHit, Source
 from vidground.index.sql import migrate
@@ -400,6 +401,34 @@ def test_bad_inputs_are_config_errors(engine: Engine, embedder: MiniLM, library:
         run(engine, embedder, "dog", limit=0)
     with pytest.raises(ConfigError, match="after --start"):
         run(engine, embedder, "dog", start_s=50.0, end_s=10.0)
+
+
+def test_a_query_embedded_on_another_thread_gives_the_same_page(
+    engine: Engine, embedder: MiniLM, library: dict[str, int]
+) -> None:
+    calls: list[str] = []
+
+    def embed_now() -> list[float]:
+        calls.append(threading.current_thread().name)
+        return embedder.embed(["goalkeeper celebrates with the fans"])[0]
+
+    given = run(engine, embedder, "goalkeeper celebrates with the fans")
+    made = search(engine, query="goalkeeper celebrates with the fans", query_vector=embed_now, embedder_name=MODEL)
+    assert made == given and made.hits
+    assert calls == [calls[0]] and calls[0] != threading.current_thread().name  # once, beside the word list
+    # a text-only search never embeds; a bad vector from the function is the same error as a bad one given
+    text_only = search(engine, query="Okonkwo", query_vector=embed_now, embedder_name=MODEL, signals=[Signal.TEXT])
+    assert len(calls) == 1 and [h.text for h in text_only.hits] == ["Okonkwo is warming up on the touchline."]
+    with pytest.raises(ConfigError, match="384"):
+        search(engine, query="dog", query_vector=lambda: [0.1] * 10, embedder_name=MODEL)
+
+
+def test_an_embedding_failure_reaches_the_caller(engine: Engine, library: dict[str, int]) -> None:
+    def broken() -> list[float]:
+        raise ModelNotAvailable("sentence embedder 'all-MiniLM-L6-v2' could not be loaded (test)")
+
+    with pytest.raises(ModelNotAvailable, match="could not be loaded"):
+        search(engine, query="a dog on the beach", query_vector=broken, embedder_name=MODEL)
 
 
 # --- merging ---------------------------------------------------------------------------------------------------

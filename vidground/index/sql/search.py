@@ -1,7 +1,9 @@
-"""Search the index by event query: full text and vector neighbours fused by reciprocal rank, one SQL statement.
+"""Search the index by event query: full text and vector neighbours fused by reciprocal rank in SQL.
 
 Two candidate lists are drawn, each up to ``candidates`` segments long, under the same filters (tenant, video,
-source, time range):
+source, time range). The word list is drawn first, by its own statement, while the query may still be embedding on
+another thread (the two take about the same time: ~8 ms for MiniLM on one core, 1-15 ms for the words at a million
+segments); then one statement draws the vector list, fuses both and joins what a hit shows:
 
 - **text**: segments whose ``tsv`` matches ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``. Ranking
   reads every match, so at most ``text_scan`` matches (in table order) are ranked: a broad query ("a man walks")
@@ -35,9 +37,12 @@ import binascii
 import hashlib
 import json
 import math
-from collections.abc import Collection, Iterable, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
@@ -85,24 +90,26 @@ class SearchPage:
 _MODEL_PRESENT_SQL = text("SELECT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = :model)")
 _ANY_MODEL_SQL = text("SELECT model FROM segment_embeddings LIMIT 1")
 
-# One statement: both candidate lists under the same filters, ranked, fused and joined to what a hit shows.
-# ``{filters}`` is filled from ``_FILTERS`` with the filters a search uses (fixed SQL, values as parameters), so
-# the planner sees plain conditions it can push into the index scans rather than "(:x IS NULL OR ...)".
-_SEARCH_SQL = """
+# The word list, drawn first: while it runs, the query can still be embedding (see ``search``). ``{filters}`` is
+# filled from ``_FILTERS`` with the filters a search uses (fixed SQL, values as parameters), so the planner sees
+# plain conditions it can push into the index scans rather than "(:x IS NULL OR ...)".
+_TEXT_SQL = """
 WITH q AS (SELECT websearch_to_tsquery('english', :query) AS tsq),
 matches AS MATERIALIZED (
     SELECT s.id, s.tsv
     FROM q, segments s JOIN videos v ON v.id = s.video_id
     WHERE s.tsv @@ q.tsq AND v.tenant = :tenant{filters}
     LIMIT :text_scan
-),
-text_list AS MATERIALIZED (
-    SELECT m.id, ts_rank_cd(m.tsv, q.tsq) AS rank_cd
-    FROM q, matches m
-    ORDER BY rank_cd DESC, m.id
-    LIMIT :text_candidates
-),
-vector_list AS MATERIALIZED (
+)
+SELECT m.id
+FROM q, matches m
+ORDER BY ts_rank_cd(m.tsv, q.tsq) DESC, m.id
+LIMIT :text_candidates
+"""
+# Then one statement: the vector list under the same filters, both lists ranked, fused and joined to what a hit
+# shows. The word list comes in as ``:text_ids``, best first.
+_FUSE_SQL = """
+WITH vector_list AS MATERIALIZED (
     SELECT e.segment_id AS id, e.embedding <=> :vec AS distance
     FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id JOIN videos v ON v.id = s.video_id
     WHERE e.model = :model AND v.tenant = :tenant{filters}
@@ -110,7 +117,7 @@ vector_list AS MATERIALIZED (
     LIMIT :vector_candidates
 ),
 ranked AS (
-    SELECT id, 'text' AS signal, row_number() OVER (ORDER BY rank_cd DESC, id) AS rank FROM text_list
+    SELECT t.id, 'text' AS signal, t.rank FROM unnest(CAST(:text_ids AS bigint[])) WITH ORDINALITY AS t(id, rank)
     UNION ALL
     SELECT id, 'vector' AS signal, row_number() OVER (ORDER BY distance, id) AS rank
     FROM vector_list WHERE distance <= :max_distance
@@ -132,19 +139,33 @@ _FILTERS = {
 }
 
 
-def _search_statement(filters: Sequence[str]) -> Any:
-    """The search statement with these filters (names of ``_FILTERS``)."""
+def _statements(filters: Sequence[str]) -> tuple[Any, Any]:
+    """The word-list and fusion statements with these filters (names of ``_FILTERS``)."""
     from pgvector.sqlalchemy import Vector
 
-    sql = _SEARCH_SQL.format(filters="".join(_FILTERS[name] for name in filters))
-    return text(sql).bindparams(bindparam("vec", type_=Vector(EMBEDDING_DIM)))
+    where = "".join(_FILTERS[name] for name in filters)
+    fuse = text(_FUSE_SQL.format(filters=where)).bindparams(bindparam("vec", type_=Vector(EMBEDDING_DIM)))
+    return text(_TEXT_SQL.format(filters=where)), fuse
+
+
+_embedding_pool: ThreadPoolExecutor | None = None
+_embedding_pool_lock = threading.Lock()
+
+
+def _embed_beside(make_vector: Callable[[], Sequence[float]]) -> Future[Sequence[float]]:
+    """Start ``make_vector()`` on a shared thread, so the word list is drawn meanwhile."""
+    global _embedding_pool
+    with _embedding_pool_lock:
+        if _embedding_pool is None:
+            _embedding_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vidground-query-embed")
+    return _embedding_pool.submit(make_vector)
 
 
 def search(
     db: Session | Engine | Connection,
     *,
     query: str,
-    query_vector: Sequence[float],
+    query_vector: Sequence[float] | Callable[[], Sequence[float]],
     embedder_name: str,
     tenant: str = DEFAULT_TENANT,
     limit: int = DEFAULT_LIMIT,
@@ -164,7 +185,9 @@ def search(
     Args:
         db: a session (its transaction is used), an engine (a transaction is opened) or a connection.
         query: the event query as the user wrote it (web-search syntax: ``"exact phrase"``, ``-word``, ``or``).
-        query_vector: the query's embedding, unit length, ``EMBEDDING_DIM`` (384) floats.
+        query_vector: the query's embedding, unit length, ``EMBEDDING_DIM`` (384) floats; or a function that
+            makes it (e.g. ``lambda: embedder.embed([query])[0]``), called on another thread while the word list
+            is drawn, so embedding and the full-text search overlap (not called for a text-only search).
         embedder_name: the embedding model that made ``query_vector``; only vectors of that model are compared.
         tenant: whose videos to search.
         limit: hits per page, 1 to 1000.
@@ -187,12 +210,7 @@ def search(
     """
     if not query.strip():
         raise ConfigError("search query is empty; write the event to look for, e.g. 'a dog catches a frisbee'")
-    vector = [float(x) for x in query_vector]
-    if len(vector) != EMBEDDING_DIM or not all(math.isfinite(x) for x in vector):
-        raise ConfigError(
-            f"query vector from {embedder_name!r}: expected {EMBEDDING_DIM} finite floats, got {len(vector)}"
-            " values; embed the query with the index's embedding model"
-        )
+    given = None if callable(query_vector) else _checked_vector(query_vector, embedder_name)
     if not 1 <= limit <= MAX_LIMIT:
         raise ConfigError(f"search limit: expected 1 to {MAX_LIMIT}, got {limit}")
     if not signals:
@@ -226,10 +244,9 @@ def search(
         "end_s": end_s,
     }
     used = {name: value for name, value in filters.items() if value is not None}
-    statement = _search_statement(list(used))
+    text_sql, fuse_sql = _statements(list(used))
     params = {
         "query": query,
-        "vec": vector,
         "model": embedder_name,
         "tenant": tenant,
         "text_candidates": candidates if Signal.TEXT in signals else 0,
@@ -239,14 +256,36 @@ def search(
         "rrf_k": RRF_K,
         **used,
     }
-    ef = max(ef_search, candidates)
-    vectors = Signal.VECTOR in signals
-    if isinstance(db, Engine):
-        with db.begin() as connection:
-            rows = _run(connection, statement, params, embedder_name=embedder_name, ef_search=ef, vectors=vectors)
-    else:
-        connection = db.connection() if isinstance(db, Session) else db
-        rows = _run(connection, statement, params, embedder_name=embedder_name, ef_search=ef, vectors=vectors)
+    wants_vector = Signal.VECTOR in signals
+    pending = _embed_beside(query_vector) if callable(query_vector) and wants_vector else None
+
+    def vector() -> list[float]:
+        if given is not None:
+            return given
+        if pending is None:  # a text-only search: the vector list is empty, its query vector unused
+            return _UNUSED_VECTOR
+        return _checked_vector(pending.result(), embedder_name)
+
+    run = partial(
+        _run,
+        text_sql=text_sql,
+        fuse_sql=fuse_sql,
+        params=params,
+        embedder_name=embedder_name,
+        ef_search=max(ef_search, candidates),
+        wants_text=Signal.TEXT in signals,
+        wants_vector=wants_vector,
+        vector=vector,
+    )
+    try:
+        if isinstance(db, Engine):
+            with db.begin() as connection:
+                rows = run(connection)
+        else:
+            rows = run(db.connection() if isinstance(db, Session) else db)
+    finally:
+        if pending is not None:
+            pending.cancel()  # when the database failed first: no embedding nobody waits for, if not started
 
     # Merging is greedy in rank order, so the first n merged hits depend on nothing after them: stop at one past
     # the page (which says whether there is a next one).
@@ -258,28 +297,47 @@ def search(
 
 def _run(
     connection: Connection,
-    statement: Any,
-    params: dict[str, Any],
     *,
+    text_sql: Any,
+    fuse_sql: Any,
+    params: dict[str, Any],
     embedder_name: str,
     ef_search: int,
-    vectors: bool,
+    wants_text: bool,
+    wants_vector: bool,
+    vector: Callable[[], list[float]],
 ) -> list[Any]:
-    """Check the embedding model, set the HNSW knobs for this transaction, run the search statement."""
-    if vectors:
-        _check_model(connection, embedder_name)
-        # SET LOCAL takes no bind parameters; set_config(..., true) is the same, scoped to this transaction.
-        connection.execute(
-            text(
-                "SELECT set_config('hnsw.ef_search', :ef, true),"
-                " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
-            ),
-            {"ef": str(ef_search)},
-        )
+    """Check the embedding model and set the HNSW knobs for this transaction, draw the word list, then run the
+    fusion statement with the query vector (``vector()`` waits for it if it is still being made)."""
     try:
-        return list(connection.execute(statement, params))
+        if wants_vector:
+            _check_model(connection, embedder_name)
+            # SET LOCAL takes no bind parameters; set_config(..., true) is the same, scoped to this transaction.
+            connection.execute(
+                text(
+                    "SELECT set_config('hnsw.ef_search', :ef, true),"
+                    " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+                ),
+                {"ef": str(ef_search)},
+            )
+        text_ids = [row[0] for row in connection.execute(text_sql, params)] if wants_text else []
+        return list(connection.execute(fuse_sql, {**params, "text_ids": text_ids, "vec": vector()}))
     except ProgrammingError as exc:
         raise _no_tables(exc) from exc
+
+
+def _checked_vector(values: Sequence[float], embedder_name: str) -> list[float]:
+    """The query vector as floats. Raises ConfigError when it is not ``EMBEDDING_DIM`` finite numbers."""
+    vector = [float(x) for x in values]
+    if len(vector) != EMBEDDING_DIM or not all(math.isfinite(x) for x in vector):
+        raise ConfigError(
+            f"query vector from {embedder_name!r}: expected {EMBEDDING_DIM} finite floats, got {len(vector)}"
+            " values; embed the query with the index's embedding model"
+        )
+    return vector
+
+
+_UNUSED_VECTOR = [0.0] * (EMBEDDING_DIM - 1) + [1.0]
 
 
 def _no_tables(exc: ProgrammingError) -> Exception:
