@@ -24,6 +24,7 @@ from sqlalchemy import (
     BigInteger,
     Computed,
     DateTime,
+    FetchedValue,
     Float,
     ForeignKey,
     Index,
@@ -124,6 +125,8 @@ class Segment(Base):
     score: Mapped[float | None] = mapped_column(Float)
     rank: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The video's tenant, set by a trigger on insert (migration 0005): search filters segments without a join.
+    tenant: Mapped[str] = mapped_column(Text, nullable=False, server_default=FetchedValue())
     tsv: Mapped[Any] = mapped_column(
         TSVECTOR,
         Computed("to_tsvector('english'::regconfig, COALESCE(text, query, ''::text))", persisted=True),

@@ -97,8 +97,8 @@ _TEXT_SQL = """
 WITH q AS (SELECT websearch_to_tsquery('english', :query) AS tsq),
 matches AS MATERIALIZED (
     SELECT s.id, s.tsv
-    FROM q, segments s JOIN videos v ON v.id = s.video_id
-    WHERE s.tsv @@ q.tsq AND v.tenant = :tenant{filters}
+    FROM q, segments s
+    WHERE s.tsv @@ q.tsq AND s.tenant = :tenant{filters}
     LIMIT :text_scan
 )
 SELECT m.id
@@ -111,8 +111,8 @@ LIMIT :text_candidates
 _FUSE_SQL = """
 WITH vector_list AS MATERIALIZED (
     SELECT e.segment_id AS id, e.embedding <=> :vec AS distance
-    FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id JOIN videos v ON v.id = s.video_id
-    WHERE e.model = :model AND v.tenant = :tenant{filters}
+    FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id
+    WHERE e.model = :model AND s.tenant = :tenant{filters}
     ORDER BY e.embedding <=> :vec
     LIMIT :vector_candidates
 ),
