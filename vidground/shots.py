@@ -74,6 +74,9 @@ def detect_shots(
     """
     from scenedetect import AdaptiveDetector, SceneManager, open_video
 
+    # PySceneDetect sets its logger to INFO when imported, so "Detecting scenes..." reached the terminal past the
+    # CLI's WARNING level; it follows the application's level instead.
+    logging.getLogger("pyscenedetect").setLevel(logging.NOTSET)
     options = options or ShotOptions()
     started = time.perf_counter()
     try:

@@ -7,6 +7,7 @@ on frames at known seconds.
 
 from __future__ import annotations
 
+import logging
 from fractions import Fraction
 from pathlib import Path
 
@@ -248,3 +249,17 @@ def test_shot_detection_reports_progress(cfr_video: Path) -> None:
     video = probe(cfr_video)
     detect_shots(cfr_video, video=video, on_progress=lambda done, total: seen.append((done, total)))
     assert seen == [(0, video.n_frames), (video.n_frames, video.n_frames)]
+
+
+def test_shot_detection_logs_at_the_applications_level(cfr_video: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # PySceneDetect sets its own logger to INFO on import; at the CLI's default WARNING nothing of it may show.
+    root = logging.getLogger()
+    before = root.level
+    root.setLevel(logging.WARNING)
+    caplog.handler.setLevel(logging.NOTSET)  # the root handler takes whatever a logger lets through
+    try:
+        detect_shots(cfr_video, video=probe(cfr_video))
+    finally:
+        root.setLevel(before)
+    assert [r.getMessage() for r in caplog.records if r.name == "pyscenedetect"] == []
+    assert logging.getLogger("pyscenedetect").getEffectiveLevel() == logging.WARNING
