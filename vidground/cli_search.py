@@ -101,7 +101,7 @@ def _search_command(
 ) -> None:
     """Search the indexed videos for QUERY: full text and meaning, fused; best places first."""
     from vidground.cli import _settings
-    from vidground.index.sql.search import search
+    from vidground.index.sql.search import search, semantic_text
 
     settings = _settings()
     start_s = None if start is None else parse_timecode(start)
@@ -112,7 +112,7 @@ def _search_command(
         page = search(
             engine,
             query=query,
-            query_vector=lambda: model.embed([query])[0],  # made while the word list is drawn
+            query_vector=lambda: model.embed([semantic_text(query)])[0],  # made while the word list is drawn
             embedder_name=model.name,
             tenant=tenant,
             limit=limit,

@@ -49,12 +49,13 @@ async def search(
 ) -> SearchPagePublic:
     """Places in the caller's videos that match ``q``, best first; ``next_cursor`` pages on."""
     from vidground.index.sql.search import search as run_search
+    from vidground.index.sql.search import semantic_text
 
     page = await run_in_threadpool(
         lambda: run_search(
             engine,
             query=q,
-            query_vector=lambda: embedder.embed([q])[0],  # made while the word list is drawn
+            query_vector=lambda: embedder.embed([semantic_text(q)])[0],  # made while the word list is drawn
             embedder_name=embedder.name,
             tenant=tenant,
             limit=limit,

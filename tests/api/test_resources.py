@@ -237,5 +237,8 @@ def test_search_finds_a_caption_of_this_tenant_only(
     assert body["hits"][0]["video_id"] == video.id
     assert body["hits"][0]["text"] == texts[0] and "video_path" not in body["hits"][0]
     assert client.get("/v1/search", headers=globex, params={"q": "bicycle jump"}).json()["hits"] == []
+    # An exclusion is not embedded: "-bicycle" finds only what lacks the word, not its nearest meaning (the bicycle).
+    excluded = client.get("/v1/search", headers=acme, params={"q": "-bicycle"}).json()["hits"]
+    assert [(h["text"], h["signals"]) for h in excluded] == [(texts[1], ["text"])]
     assert client.get("/v1/search", headers=acme, params={"q": "   "}).status_code == 400
     assert client.get("/v1/search", headers=acme, params={"q": "x", "cursor": "zzz"}).status_code == 400

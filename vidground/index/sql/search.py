@@ -1,9 +1,11 @@
 """Search the index by event query: full text and vector neighbours fused by reciprocal rank in SQL.
 
 Two candidate lists are drawn, each up to ``candidates`` segments long, under the same filters (tenant, video,
-source, time range). The word list is drawn first, by its own statement, while the query may still be embedding on
-another thread (the two take about the same time: ~8 ms for MiniLM on one core, 1-15 ms for the words at a million
-segments); then one statement draws the vector list, fuses both and joins what a hit shows:
+source, time range), then one statement fuses them and joins what a hit shows. With an engine whose pool has a
+connection to spare, the two lists are drawn at once on two connections (two server processes): the word list on
+one, while on the other the query finishes embedding on another thread (~8-15 ms for MiniLM on one core) and the
+vector list is drawn. Given a session or a connection, everything runs on it in turn, and only the embedding
+overlaps the word list.
 
 - **text**: segments whose ``tsv`` matches ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``. Ranking
   reads every match, so at most ``text_scan`` matches (in table order) are ranked: a broad query ("a man walks")
@@ -37,23 +39,27 @@ import binascii
 import hashlib
 import json
 import math
+import re
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from vidground.errors import ConfigError
 from vidground.index.records import DEFAULT_TENANT, SearchHit, Source
 from vidground.index.sql.models import EMBEDDING_DIM
 from vidground.output.merge import temporal_iou
 from vidground.timeline import Span
+
+_T = TypeVar("_T")
 
 RRF_K = 60
 DEFAULT_CANDIDATES = 100  # per signal, before fusion
@@ -87,7 +93,6 @@ class SearchPage:
 
 
 # Cheap when the model is there (the first row of it ends the scan); the other model is read only on the error path.
-_MODEL_PRESENT_SQL = text("SELECT EXISTS (SELECT 1 FROM segment_embeddings WHERE model = :model)")
 _ANY_MODEL_SQL = text("SELECT model FROM segment_embeddings LIMIT 1")
 
 # The word list, drawn first: while it runs, the query can still be embedding (see ``search``). ``{filters}`` is
@@ -106,21 +111,20 @@ FROM q, matches m
 ORDER BY ts_rank_cd(m.tsv, q.tsq) DESC, m.id
 LIMIT :text_candidates
 """
-# Then one statement: the vector list under the same filters, both lists ranked, fused and joined to what a hit
-# shows. The word list comes in as ``:text_ids``, best first.
-_FUSE_SQL = """
-WITH vector_list AS MATERIALIZED (
-    SELECT e.segment_id AS id, e.embedding <=> :vec AS distance
-    FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id
-    WHERE e.model = :model AND s.tenant = :tenant{filters}
-    ORDER BY e.embedding <=> :vec
-    LIMIT :vector_candidates
-),
-ranked AS (
+# The vector list under the same filters, nearest first (HNSW's order is approximate; ranks come from the distances).
+_VECTOR_SQL = """
+SELECT e.segment_id AS id, e.embedding <=> :vec AS distance
+FROM segment_embeddings e JOIN segments s ON s.id = e.segment_id
+WHERE e.model = :model AND s.tenant = :tenant{filters}
+ORDER BY e.embedding <=> :vec
+LIMIT :vector_candidates
+"""
+# Both lists, best first, fused by reciprocal rank and joined to what a hit shows.
+_FUSE_SQL = text("""
+WITH ranked AS (
     SELECT t.id, 'text' AS signal, t.rank FROM unnest(CAST(:text_ids AS bigint[])) WITH ORDINALITY AS t(id, rank)
     UNION ALL
-    SELECT id, 'vector' AS signal, row_number() OVER (ORDER BY distance, id) AS rank
-    FROM vector_list WHERE distance <= :max_distance
+    SELECT v.id, 'vector' AS signal, v.rank FROM unnest(CAST(:vector_ids AS bigint[])) WITH ORDINALITY AS v(id, rank)
 ),
 fused AS (
     SELECT id, sum(1.0 / (:rrf_k + rank)) AS score, array_agg(signal ORDER BY signal) AS signals
@@ -130,7 +134,13 @@ SELECT f.id, f.score, f.signals, s.video_id, s.source, s.start_s, s.end_s,
        COALESCE(s.text, s.query, '') AS text, v.path, v.content_hash, v.fps
 FROM fused f JOIN segments s ON s.id = f.id JOIN videos v ON v.id = s.video_id
 ORDER BY f.score DESC, f.id
-"""
+""")
+# The HNSW knobs for this transaction (SET LOCAL takes no bind parameters; set_config(..., true) is the same) and
+# whether the index holds vectors of the query's model, in one round trip.
+_PREPARE_VECTOR_SQL = text(
+    "SELECT set_config('hnsw.ef_search', :ef, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
+    " EXISTS (SELECT 1 FROM segment_embeddings WHERE model = :model)"
+)
 _FILTERS = {
     "video_id": " AND s.video_id = :video_id",
     "source": " AND s.source = :source",
@@ -140,25 +150,43 @@ _FILTERS = {
 
 
 def _statements(filters: Sequence[str]) -> tuple[Any, Any]:
-    """The word-list and fusion statements with these filters (names of ``_FILTERS``)."""
+    """The word-list and vector-list statements with these filters (names of ``_FILTERS``)."""
     from pgvector.sqlalchemy import Vector
 
     where = "".join(_FILTERS[name] for name in filters)
-    fuse = text(_FUSE_SQL.format(filters=where)).bindparams(bindparam("vec", type_=Vector(EMBEDDING_DIM)))
-    return text(_TEXT_SQL.format(filters=where)), fuse
+    vector = text(_VECTOR_SQL.format(filters=where)).bindparams(bindparam("vec", type_=Vector(EMBEDDING_DIM)))
+    return text(_TEXT_SQL.format(filters=where)), vector
 
 
-_embedding_pool: ThreadPoolExecutor | None = None
-_embedding_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+# Threads shared by all searches of the process: a query's embedding and, with an engine, its word list. They wait
+# on the embedder's lock or on PostgreSQL, so more threads than cores do not compete for CPU.
+POOL_THREADS = 16
 
 
-def _embed_beside(make_vector: Callable[[], Sequence[float]]) -> Future[Sequence[float]]:
-    """Start ``make_vector()`` on a shared thread, so the word list is drawn meanwhile."""
-    global _embedding_pool
-    with _embedding_pool_lock:
-        if _embedding_pool is None:
-            _embedding_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vidground-query-embed")
-    return _embedding_pool.submit(make_vector)
+def _beside(work: Callable[[], _T]) -> Future[_T]:
+    """Start ``work()`` on a shared thread, so the caller's thread goes on meanwhile."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="vidground-search")
+    return _pool.submit(work)
+
+
+# A word or quoted phrase excluded with a leading minus, as websearch_to_tsquery reads it (a hyphen inside a word,
+# "t-shirt", is no exclusion).
+_EXCLUDED = re.compile(r'(?:^|(?<=\s))-(?:"[^"]*"?|[^\s"]+)')
+
+
+def semantic_text(query: str) -> str:
+    """The part of a web-search query that says what to look for, for the query's embedding: excluded words and
+    phrases dropped, quotes removed. The word list still reads the whole query.
+
+    Example: ``'"the park" at night -dog'`` → ``'the park at night'``; ``'kicks -kitchen'`` → ``'kicks'``; a query
+    of exclusions only (``'-dog'``) → ``''``, and it has no vector list.
+    """
+    return " ".join(_EXCLUDED.sub(" ", query).replace('"', " ").split())
 
 
 def search(
@@ -186,8 +214,9 @@ def search(
         db: a session (its transaction is used), an engine (a transaction is opened) or a connection.
         query: the event query as the user wrote it (web-search syntax: ``"exact phrase"``, ``-word``, ``or``).
         query_vector: the query's embedding, unit length, ``EMBEDDING_DIM`` (384) floats; or a function that
-            makes it (e.g. ``lambda: embedder.embed([query])[0]``), called on another thread while the word list
-            is drawn, so embedding and the full-text search overlap (not called for a text-only search).
+            makes it (e.g. ``lambda: embedder.embed([semantic_text(query)])[0]``), called on another thread
+            while the word list is drawn, so embedding and the full-text search overlap (not called for a text-only
+            search, nor for a query of exclusions only).
         embedder_name: the embedding model that made ``query_vector``; only vectors of that model are compared.
         tenant: whose videos to search.
         limit: hits per page, 1 to 1000.
@@ -244,7 +273,7 @@ def search(
         "end_s": end_s,
     }
     used = {name: value for name, value in filters.items() if value is not None}
-    text_sql, fuse_sql = _statements(list(used))
+    text_sql, vector_sql = _statements(list(used))
     params = {
         "query": query,
         "model": embedder_name,
@@ -256,33 +285,32 @@ def search(
         "rrf_k": RRF_K,
         **used,
     }
-    wants_vector = Signal.VECTOR in signals
-    pending = _embed_beside(query_vector) if callable(query_vector) and wants_vector else None
+    wants_text = Signal.TEXT in signals
+    # "-kitchen" alone names nothing to look for: its embedding would find kitchens.
+    wants_vector = Signal.VECTOR in signals and bool(semantic_text(query))
+    pending = _beside(query_vector) if callable(query_vector) and wants_vector else None
 
     def vector() -> list[float]:
         if given is not None:
             return given
-        if pending is None:  # a text-only search: the vector list is empty, its query vector unused
-            return _UNUSED_VECTOR
+        assert pending is not None  # a vector search has a given vector or a function that makes one
         return _checked_vector(pending.result(), embedder_name)
 
-    run = partial(
-        _run,
+    lists = _Lists(
         text_sql=text_sql,
-        fuse_sql=fuse_sql,
+        vector_sql=vector_sql,
         params=params,
         embedder_name=embedder_name,
         ef_search=max(ef_search, candidates),
-        wants_text=Signal.TEXT in signals,
+        wants_text=wants_text,
         wants_vector=wants_vector,
         vector=vector,
     )
     try:
         if isinstance(db, Engine):
-            with db.begin() as connection:
-                rows = run(connection)
+            rows = lists.drawn_apart(db)
         else:
-            rows = run(db.connection() if isinstance(db, Session) else db)
+            rows = lists.drawn_in_turn(db.connection() if isinstance(db, Session) else db)
     finally:
         if pending is not None:
             pending.cancel()  # when the database failed first: no embedding nobody waits for, if not started
@@ -295,35 +323,83 @@ def search(
     return SearchPage(hits=page, next_cursor=_make_cursor(offset + limit, query_hash) if more else None)
 
 
-def _run(
-    connection: Connection,
-    *,
-    text_sql: Any,
-    fuse_sql: Any,
-    params: dict[str, Any],
-    embedder_name: str,
-    ef_search: int,
-    wants_text: bool,
-    wants_vector: bool,
-    vector: Callable[[], list[float]],
-) -> list[Any]:
-    """Check the embedding model and set the HNSW knobs for this transaction, draw the word list, then run the
-    fusion statement with the query vector (``vector()`` waits for it if it is still being made)."""
-    try:
-        if wants_vector:
-            _check_model(connection, embedder_name)
-            # SET LOCAL takes no bind parameters; set_config(..., true) is the same, scoped to this transaction.
-            connection.execute(
-                text(
-                    "SELECT set_config('hnsw.ef_search', :ef, true),"
-                    " set_config('hnsw.iterative_scan', 'relaxed_order', true)"
-                ),
-                {"ef": str(ef_search)},
-            )
-        text_ids = [row[0] for row in connection.execute(text_sql, params)] if wants_text else []
-        return list(connection.execute(fuse_sql, {**params, "text_ids": text_ids, "vec": vector()}))
-    except ProgrammingError as exc:
-        raise _no_tables(exc) from exc
+@dataclass(frozen=True)
+class _Lists:
+    """One search's two candidate lists and their fusion, on one connection or on two at once."""
+
+    text_sql: Any
+    vector_sql: Any
+    params: dict[str, Any]
+    embedder_name: str
+    ef_search: int
+    wants_text: bool
+    wants_vector: bool
+    vector: Callable[[], list[float]]  # waits for the query vector if it is still being made
+
+    def drawn_in_turn(self, connection: Connection) -> list[Any]:
+        """The fused rows, every statement on ``connection`` (the caller's transaction) one after the other; the
+        query may still be embedding on another thread while the word list is drawn."""
+        try:
+            if self.wants_vector:
+                self._prepare_vector(connection)
+            text_ids = self._text_ids(connection)
+            vector_ids = self._vector_ids(connection)
+            return self._fused(connection, text_ids, vector_ids)
+        except ProgrammingError as exc:
+            raise _no_tables(exc) from exc
+
+    def drawn_apart(self, engine: Engine) -> list[Any]:
+        """The fused rows, the word list drawn on a second connection while this one waits for the query vector
+        and draws the vector list; each list's statement has its own server process, so the two run at once."""
+        if not (self.wants_text and self.wants_vector and _spare_connection(engine)):
+            with engine.begin() as connection:
+                return self.drawn_in_turn(connection)
+        words = _beside(partial(self._text_ids_apart, engine))
+        try:
+            with engine.begin() as connection:
+                self._prepare_vector(connection)
+                vector_ids = self._vector_ids(connection)
+                return self._fused(connection, words.result(), vector_ids)
+        except ProgrammingError as exc:
+            raise _no_tables(exc) from exc
+        finally:
+            words.cancel()
+
+    def _text_ids_apart(self, engine: Engine) -> list[int]:
+        with engine.begin() as connection:
+            return self._text_ids(connection)
+
+    def _prepare_vector(self, connection: Connection) -> None:
+        """Set the HNSW knobs for this transaction and refuse vectors of another model."""
+        present = connection.execute(
+            _PREPARE_VECTOR_SQL, {"ef": str(self.ef_search), "model": self.embedder_name}
+        ).one()[2]
+        _check_model(connection, self.embedder_name, present=present)
+
+    def _text_ids(self, connection: Connection) -> list[int]:
+        """The word list, best first (empty when not wanted)."""
+        if not self.wants_text:
+            return []
+        return [row[0] for row in connection.execute(self.text_sql, self.params)]
+
+    def _vector_ids(self, connection: Connection) -> list[int]:
+        """The vector list, nearest first by exact distance, without neighbours too far to count."""
+        if not self.wants_vector:
+            return []
+        rows = connection.execute(self.vector_sql, {**self.params, "vec": self.vector()}).all()
+        near = sorted((distance, id_) for id_, distance in rows if distance <= self.params["max_distance"])
+        return [id_ for _, id_ in near]
+
+    def _fused(self, connection: Connection, text_ids: list[int], vector_ids: list[int]) -> list[Any]:
+        fused = {"text_ids": text_ids, "vector_ids": vector_ids, "rrf_k": self.params["rrf_k"]}
+        return list(connection.execute(_FUSE_SQL, fused))
+
+
+def _spare_connection(engine: Engine) -> bool:
+    """Whether the engine's pool can lend the two connections a search drawn apart takes without going past its
+    size: under load, searches draw their lists in turn rather than take connections other requests wait for."""
+    pool = engine.pool
+    return isinstance(pool, QueuePool) and pool.checkedout() + 2 <= pool.size()
 
 
 def _checked_vector(values: Sequence[float], embedder_name: str) -> list[float]:
@@ -337,9 +413,6 @@ def _checked_vector(values: Sequence[float], embedder_name: str) -> list[float]:
     return vector
 
 
-_UNUSED_VECTOR = [0.0] * (EMBEDDING_DIM - 1) + [1.0]
-
-
 def _no_tables(exc: ProgrammingError) -> Exception:
     """A ConfigError when the statement failed for want of the index tables, else the error itself."""
     if getattr(exc.orig, "sqlstate", None) == "42P01":  # undefined_table
@@ -349,16 +422,13 @@ def _no_tables(exc: ProgrammingError) -> Exception:
     return exc
 
 
-def _check_model(connection: Connection, embedder_name: str) -> None:
-    """Refuse to compare vectors of different embedding models.
+def _check_model(connection: Connection, embedder_name: str, *, present: bool) -> None:
+    """Refuse to compare vectors of different embedding models (``present``: the index holds vectors of
+    ``embedder_name``).
 
     Raises:
         ConfigError: the index holds vectors, none of them by ``embedder_name``.
     """
-    try:
-        present = connection.execute(_MODEL_PRESENT_SQL, {"model": embedder_name}).scalar_one()
-    except ProgrammingError as exc:
-        raise _no_tables(exc) from exc
     other = None if present else connection.execute(_ANY_MODEL_SQL).scalar()
     if other is not None:  # vectors there, none of this model (no vectors at all: text search only)
         raise ConfigError(
