@@ -554,6 +554,30 @@ def test_pages_cover_the_ranking_without_duplicates_or_gaps(
     assert len(pages) == -(-len(everything.hits) // 3)
 
 
+def test_a_page_whose_merging_reads_past_the_first_batch_of_rows(engine: Engine, embedder: MiniLM) -> None:
+    # Twenty subtitles inside one caption all match "saffron": a page of one hit folds them all into the caption
+    # (more rows than the first batch of limit + 1 + 8 holds) before it reaches the next place, in another video.
+    spans = [Seg("paella.mp4", S, 10 + i, 11 + i, f"Saffron, pinch number {i + 1}.") for i in range(20)]
+    segments = [Seg("paella.mp4", C, 0, 60, "A cook adds saffron to the rice."), *spans,
+                Seg("stew.mp4", C, 0, 30, "A cook adds saffron to a stew.")]  # fmt: skip
+    texts = [seg.text for seg in segments]
+    store(engine, segments, dict(zip(texts, embedder.embed(texts), strict=True)))
+    query, kwargs = "saffron", {"limit": 1, "signals": [Signal.TEXT]}
+    fusions: list[str] = []
+    event.listen(
+        engine, "before_cursor_execute", lambda c, cur, sql, *a: fusions.append(sql) if "unnest(" in sql else 0
+    )
+    first = search(engine, query=query, query_vector=embedder.embed([query])[0], embedder_name=MODEL, **kwargs)
+    assert len(first.hits) == 1 and first.next_cursor is not None
+    assert len(fusions) == 2  # the first batch (10 rows) held only the caption and its subtitles
+    rest = search(engine, query=query, query_vector=[0.0] * 384, embedder_name=MODEL, cursor=first.next_cursor,
+                  **kwargs)  # fmt: skip
+    videos = [hit.video_path.rsplit("/", 1)[1] for hit in (*first.hits, *rest.hits)]
+    assert videos == ["paella.mp4", "stew.mp4"] or videos == ["stew.mp4", "paella.mp4"]
+    whole = search(engine, query=query, query_vector=[0.0] * 384, embedder_name=MODEL, signals=[Signal.TEXT])
+    assert whole.hits == (*first.hits, *rest.hits)
+
+
 def test_a_cursor_from_another_query_or_garbage_is_refused(
     engine: Engine, embedder: MiniLM, library: dict[str, int]
 ) -> None:

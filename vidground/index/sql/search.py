@@ -1,7 +1,8 @@
 """Search the index by event query: full text and vector neighbours fused by reciprocal rank in SQL.
 
 Two candidate lists are drawn, each up to ``candidates`` segments long, under the same filters (tenant, video,
-source, time range), then one statement fuses them and joins what a hit shows. With an engine whose pool has a
+source, time range), then one statement fuses them and joins what a hit shows, for as many hits as the page's
+merging reads (a batch at a time; the first batch is nearly always enough). With an engine whose pool has a
 connection to spare, the two lists are drawn at once on two connections (two server processes): the word list on
 one, while on the other the query finishes embedding on another thread (~8-15 ms for MiniLM on one core) and the
 vector list is drawn. Given a session or a connection, everything runs on it in turn, and only the embedding
@@ -41,7 +42,7 @@ import json
 import math
 import re
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -72,9 +73,11 @@ MERGE_IOU = 0.5
 # HNSW search breadth. benchmarks/search.py (m=16, ef_construction=64, 100k clustered caption vectors): recall@10
 # against exact search 0.84-0.90 at 100, 0.97 at 200 for about 1 ms more; at 1M, 0.59 at 100 and 0.73 at 200.
 DEFAULT_EF_SEARCH = 200
-# Matches of the words ranked at most (benchmarks/search.py, 100k segments: text p95 39 ms ranking all, 16 ms
-# ranking 2,000, for queries matching up to 9,000).
-DEFAULT_TEXT_SCAN = 2000
+# Matches of the words ranked at most. A word that most segments hold gives no order worth the time: the vector
+# list ranks those; names and rare words match fewer and are ranked whole. benchmarks/search.py --text-scans, 1M
+# segments, warm, interleaved: text-only search p50 11.1 ms ranking up to 2,000, 5.3 ms up to 500 (the statement
+# reads each ranked match's row; finding them all in the GIN index costs the same either way).
+DEFAULT_TEXT_SCAN = 500
 
 
 class Signal(StrEnum):
@@ -119,7 +122,8 @@ WHERE e.model = :model AND s.tenant = :tenant{filters}
 ORDER BY e.embedding <=> :vec
 LIMIT :vector_candidates
 """
-# Both lists, best first, fused by reciprocal rank and joined to what a hit shows.
+# Both lists, best first, fused by reciprocal rank; the hits from ``:skip`` on, ``:n`` of them, joined to what a
+# hit shows (a page's worth at a time: only the rows the page's merging reads are joined).
 _FUSE_SQL = text("""
 WITH ranked AS (
     SELECT t.id, 'text' AS signal, t.rank FROM unnest(CAST(:text_ids AS bigint[])) WITH ORDINALITY AS t(id, rank)
@@ -129,6 +133,8 @@ WITH ranked AS (
 fused AS (
     SELECT id, sum(1.0 / (:rrf_k + rank)) AS score, array_agg(signal ORDER BY signal) AS signals
     FROM ranked GROUP BY id
+    ORDER BY score DESC, id
+    LIMIT :n OFFSET :skip
 )
 SELECT f.id, f.score, f.signals, s.video_id, s.source, s.start_s, s.end_s,
        COALESCE(s.text, s.query, '') AS text, v.path, v.content_hash, v.fps
@@ -282,7 +288,6 @@ def search(
         "text_scan": text_scan if Signal.TEXT in signals else 0,
         "vector_candidates": candidates if Signal.VECTOR in signals else 0,
         "max_distance": 1.0 - min_similarity,
-        "rrf_k": RRF_K,
         **used,
     }
     wants_text = Signal.TEXT in signals
@@ -306,18 +311,18 @@ def search(
         wants_vector=wants_vector,
         vector=vector,
     )
+    # Merging is greedy in rank order, so the first n merged hits depend on nothing after them: stop at one past
+    # the page (which says whether there is a next one).
+    keep = offset + limit + 1
     try:
         if isinstance(db, Engine):
-            rows = lists.drawn_apart(db)
+            merged = lists.drawn_apart(db, keep=keep)
         else:
-            rows = lists.drawn_in_turn(db.connection() if isinstance(db, Session) else db)
+            merged = lists.drawn_in_turn(db.connection() if isinstance(db, Session) else db, keep=keep)
     finally:
         if pending is not None:
             pending.cancel()  # when the database failed first: no embedding nobody waits for, if not started
 
-    # Merging is greedy in rank order, so the first n merged hits depend on nothing after them: stop at one past
-    # the page (which says whether there is a next one).
-    merged = merge_overlapping((_hit(row) for row in rows), keep=offset + limit + 1)
     page = merged[offset : offset + limit]
     more = offset + limit < len(merged)
     return SearchPage(hits=page, next_cursor=_make_cursor(offset + limit, query_hash) if more else None)
@@ -336,30 +341,31 @@ class _Lists:
     wants_vector: bool
     vector: Callable[[], list[float]]  # waits for the query vector if it is still being made
 
-    def drawn_in_turn(self, connection: Connection) -> list[Any]:
-        """The fused rows, every statement on ``connection`` (the caller's transaction) one after the other; the
-        query may still be embedding on another thread while the word list is drawn."""
+    def drawn_in_turn(self, connection: Connection, *, keep: int) -> tuple[SearchHit, ...]:
+        """The first ``keep`` merged hits, every statement on ``connection`` (the caller's transaction) one after
+        the other; the query may still be embedding on another thread while the word list is drawn."""
         try:
             if self.wants_vector:
                 self._prepare_vector(connection)
             text_ids = self._text_ids(connection)
             vector_ids = self._vector_ids(connection)
-            return self._fused(connection, text_ids, vector_ids)
+            return _merged_hits(connection, text_ids, vector_ids, keep=keep)
         except ProgrammingError as exc:
             raise _no_tables(exc) from exc
 
-    def drawn_apart(self, engine: Engine) -> list[Any]:
-        """The fused rows, the word list drawn on a second connection while this one waits for the query vector
-        and draws the vector list; each list's statement has its own server process, so the two run at once."""
+    def drawn_apart(self, engine: Engine, *, keep: int) -> tuple[SearchHit, ...]:
+        """The first ``keep`` merged hits, the word list drawn on a second connection while this one waits for the
+        query vector and draws the vector list; each list's statement has its own server process, so the two run at
+        once."""
         if not (self.wants_text and self.wants_vector and _spare_connection(engine)):
             with engine.begin() as connection:
-                return self.drawn_in_turn(connection)
+                return self.drawn_in_turn(connection, keep=keep)
         words = _beside(partial(self._text_ids_apart, engine))
         try:
             with engine.begin() as connection:
                 self._prepare_vector(connection)
                 vector_ids = self._vector_ids(connection)
-                return self._fused(connection, words.result(), vector_ids)
+                return _merged_hits(connection, words.result(), vector_ids, keep=keep)
         except ProgrammingError as exc:
             raise _no_tables(exc) from exc
         finally:
@@ -390,9 +396,21 @@ class _Lists:
         near = sorted((distance, id_) for id_, distance in rows if distance <= self.params["max_distance"])
         return [id_ for _, id_ in near]
 
-    def _fused(self, connection: Connection, text_ids: list[int], vector_ids: list[int]) -> list[Any]:
-        fused = {"text_ids": text_ids, "vector_ids": vector_ids, "rrf_k": self.params["rrf_k"]}
-        return list(connection.execute(_FUSE_SQL, fused))
+
+def _merged_hits(
+    connection: Connection, text_ids: list[int], vector_ids: list[int], *, keep: int
+) -> tuple[SearchHit, ...]:
+    """The first ``keep`` merged hits of the two lists fused, reading the fused ranking a batch at a time: merging
+    usually needs little more than ``keep`` rows of the up to ``2 * candidates``."""
+
+    def hits() -> Iterator[SearchHit]:
+        skip, batch, total = 0, keep + 8, len(set(text_ids) | set(vector_ids))
+        while skip < total:
+            params = {"text_ids": text_ids, "vector_ids": vector_ids, "rrf_k": RRF_K, "n": batch, "skip": skip}
+            yield from (_hit(row) for row in connection.execute(_FUSE_SQL, params))
+            skip, batch = skip + batch, batch * 2
+
+    return merge_overlapping(hits(), keep=keep)
 
 
 def _spare_connection(engine: Engine) -> bool:
