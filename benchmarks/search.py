@@ -584,15 +584,13 @@ def main() -> None:
             )
     queries = make_queries(rng, args.queries, subtitles, vocabulary)
     both = (Signal.TEXT, Signal.VECTOR)
-    # hybrid: as the API and the CLI run it, given the engine: the word list drawn on one connection while the query
-    # is embedded on another thread and then the vector list drawn on a second connection; "hybrid, embed first":
-    # the embedding, then the search on one connection, one after the other (the embedding timed on its own);
-    # "hybrid, one connection": given a connection, the lists drawn in turn, the embedding beside the word list.
+    # hybrid: as the API and the CLI run it, given the engine and a function that embeds the query on another
+    # thread while the word list is drawn; "hybrid, embed first": the embedding, then the search, one after the
+    # other (the embedding timed on its own).
     modes: dict[str, tuple[Signal, ...]] = {
         "text": (Signal.TEXT,),
         "vector": (Signal.VECTOR,),
         "hybrid": both,
-        "hybrid, one connection": both,
         "hybrid, embed first": both,
     }
     times: dict[str, list[float]] = {mode: [] for mode in modes}
@@ -610,7 +608,7 @@ def main() -> None:
                 vector: Any
                 if mode == "text":
                     vector = [0.0] * (DIM - 1) + [1.0]  # unused by a text-only search
-                elif mode in ("hybrid", "hybrid, one connection"):
+                elif mode == "hybrid":
                     vector = lambda q=q: query_embedder.embed([semantic_text(q)])[0]  # noqa: E731
                 else:
                     (vector,) = query_embedder.embed([semantic_text(q)])
@@ -631,9 +629,7 @@ def main() -> None:
         if mode == "text":
             note = ""
         elif mode == "hybrid":
-            note = "  embedding included; the two lists drawn at once on two connections (as the API and CLI do)"
-        elif mode == "hybrid, one connection":
-            note = "  embedding included; the lists in turn, the embedding beside the word list"
+            note = "  embedding included, made while the word list is drawn (as the API and CLI do)"
         else:
             note = f"  embedding included; search alone {ms(search_only[mode])}"
         print(f"search {mode:<22}: {ms(times[mode])}{note}")

@@ -423,51 +423,6 @@ def test_a_query_embedded_on_another_thread_gives_the_same_page(
         search(engine, query="dog", query_vector=lambda: [0.1] * 10, embedder_name=MODEL)
 
 
-def _statements_by_list(engine: Engine) -> dict[str, set[tuple[str, int]]]:
-    """Records, for each list statement a search runs, the thread and the DB-API connection it ran on."""
-    seen: dict[str, set[tuple[str, int]]] = {"text": set(), "vector": set()}
-
-    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        kind = "text" if "websearch_to_tsquery" in statement else "vector" if "e.embedding <=>" in statement else None
-        if kind is not None:
-            seen[kind].add((threading.current_thread().name, id(conn.connection.dbapi_connection)))
-
-    event.listen(engine, "before_cursor_execute", record)
-    return seen
-
-
-def test_with_an_engine_the_two_lists_are_drawn_on_two_connections_and_give_the_same_page(
-    engine: Engine, embedder: MiniLM, library: dict[str, int]
-) -> None:
-    query = "goalkeeper celebrates with the fans"
-    (vector,) = embedder.embed([query])
-    with engine.connect() as connection:  # the caller's connection: every statement on it, in turn
-        in_turn = search(connection, query=query, query_vector=vector, embedder_name=MODEL)
-    seen = _statements_by_list(engine)
-    apart = search(engine, query=query, query_vector=lambda: embedder.embed([query])[0], embedder_name=MODEL)
-    assert apart == in_turn and apart.hits and any(len(h.signals) == 2 for h in apart.hits)
-    ((text_thread, text_connection),) = seen["text"]
-    ((vector_thread, vector_connection),) = seen["vector"]
-    assert text_connection != vector_connection  # two server processes
-    assert text_thread != vector_thread == threading.current_thread().name
-
-
-def test_a_search_takes_one_connection_when_the_pool_has_no_two_to_spare(
-    engine: Engine, embedder: MiniLM, library: dict[str, int]
-) -> None:
-    small = create_engine(engine.url, pool_size=1)
-    try:
-        seen = _statements_by_list(small)
-        page = search(small, query="dog on the beach", query_vector=embedder.embed(["dog on the beach"])[0],
-                      embedder_name=MODEL)  # fmt: skip
-        assert page.hits
-        ((_, text_connection),) = seen["text"]
-        ((_, vector_connection),) = seen["vector"]
-        assert text_connection == vector_connection and small.pool.checkedout() == 0
-    finally:
-        small.dispose()
-
-
 def test_an_embedding_failure_reaches_the_caller(engine: Engine, library: dict[str, int]) -> None:
     def broken() -> list[float]:
         raise ModelNotAvailable("sentence embedder 'all-MiniLM-L6-v2' could not be loaded (test)")

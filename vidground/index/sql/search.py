@@ -2,11 +2,10 @@
 
 Two candidate lists are drawn, each up to ``candidates`` segments long, under the same filters (tenant, video,
 source, time range), then one statement fuses them and joins what a hit shows, for as many hits as the page's
-merging reads (a batch at a time; the first batch is nearly always enough). With an engine whose pool has a
-connection to spare, the two lists are drawn at once on two connections (two server processes): the word list on
-one, while on the other the query finishes embedding on another thread (~8-15 ms for MiniLM on one core) and the
-vector list is drawn. Given a session or a connection, everything runs on it in turn, and only the embedding
-overlaps the word list.
+merging reads (a batch at a time; the first batch is nearly always enough). The word list is drawn first, while
+the query may still be embedding on another thread (~9-15 ms for MiniLM on one core); the word list takes about as
+long or less, so drawing it on a second connection beside the vector list gained nothing (measured: hybrid p50
+35.1 ms on two connections, 35.3 ms on one, benchmarks/search.py at 1M segments).
 
 - **text**: segments whose ``tsv`` matches ``websearch_to_tsquery('english', query)``, by ``ts_rank_cd``. Ranking
   reads every match, so at most ``text_scan`` matches (in table order) are ranked: a broad query ("a man walks")
@@ -46,21 +45,17 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import QueuePool
 
 from vidground.errors import ConfigError
 from vidground.index.records import DEFAULT_TENANT, SearchHit, Source
 from vidground.index.sql.models import EMBEDDING_DIM
 from vidground.output.merge import temporal_iou
 from vidground.timeline import Span
-
-_T = TypeVar("_T")
 
 RRF_K = 60
 DEFAULT_CANDIDATES = 100  # per signal, before fusion
@@ -74,9 +69,9 @@ MERGE_IOU = 0.5
 # against exact search 0.84-0.90 at 100, 0.97 at 200 for about 1 ms more; at 1M, 0.59 at 100 and 0.73 at 200.
 DEFAULT_EF_SEARCH = 200
 # Matches of the words ranked at most. A word that most segments hold gives no order worth the time: the vector
-# list ranks those; names and rare words match fewer and are ranked whole. benchmarks/search.py --text-scans, 1M
-# segments, warm, interleaved: text-only search p50 11.1 ms ranking up to 2,000, 5.3 ms up to 500 (the statement
-# reads each ranked match's row; finding them all in the GIN index costs the same either way).
+# list ranks those; names and rare words match fewer and are ranked whole. benchmarks/search.py --text-scans 2000
+# 500 (1M segments, interleaved): text-only search p50 15.8 / 8.0 ms, p95 34.4 / 16.4 ms (the statement reads each
+# ranked match's row; finding them all in the GIN index costs the same either way).
 DEFAULT_TEXT_SCAN = 500
 
 
@@ -164,20 +159,17 @@ def _statements(filters: Sequence[str]) -> tuple[Any, Any]:
     return text(_TEXT_SQL.format(filters=where)), vector
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
-# Threads shared by all searches of the process: a query's embedding and, with an engine, its word list. They wait
-# on the embedder's lock or on PostgreSQL, so more threads than cores do not compete for CPU.
-POOL_THREADS = 16
+_embedding_pool: ThreadPoolExecutor | None = None
+_embedding_pool_lock = threading.Lock()
 
 
-def _beside(work: Callable[[], _T]) -> Future[_T]:
-    """Start ``work()`` on a shared thread, so the caller's thread goes on meanwhile."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(max_workers=POOL_THREADS, thread_name_prefix="vidground-search")
-    return _pool.submit(work)
+def _embed_beside(make_vector: Callable[[], Sequence[float]]) -> Future[Sequence[float]]:
+    """Start ``make_vector()`` on a shared thread, so the word list is drawn meanwhile."""
+    global _embedding_pool
+    with _embedding_pool_lock:
+        if _embedding_pool is None:
+            _embedding_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="vidground-query-embed")
+    return _embedding_pool.submit(make_vector)
 
 
 # A word or quoted phrase excluded with a leading minus, as websearch_to_tsquery reads it (a hyphen inside a word,
@@ -293,7 +285,7 @@ def search(
     wants_text = Signal.TEXT in signals
     # "-kitchen" alone names nothing to look for: its embedding would find kitchens.
     wants_vector = Signal.VECTOR in signals and bool(semantic_text(query))
-    pending = _beside(query_vector) if callable(query_vector) and wants_vector else None
+    pending = _embed_beside(query_vector) if callable(query_vector) and wants_vector else None
 
     def vector() -> list[float]:
         if given is not None:
@@ -316,9 +308,10 @@ def search(
     keep = offset + limit + 1
     try:
         if isinstance(db, Engine):
-            merged = lists.drawn_apart(db, keep=keep)
+            with db.begin() as connection:
+                merged = lists.drawn(connection, keep=keep)
         else:
-            merged = lists.drawn_in_turn(db.connection() if isinstance(db, Session) else db, keep=keep)
+            merged = lists.drawn(db.connection() if isinstance(db, Session) else db, keep=keep)
     finally:
         if pending is not None:
             pending.cancel()  # when the database failed first: no embedding nobody waits for, if not started
@@ -330,7 +323,7 @@ def search(
 
 @dataclass(frozen=True)
 class _Lists:
-    """One search's two candidate lists and their fusion, on one connection or on two at once."""
+    """One search's two candidate lists and their fusion, on one connection."""
 
     text_sql: Any
     vector_sql: Any
@@ -341,9 +334,9 @@ class _Lists:
     wants_vector: bool
     vector: Callable[[], list[float]]  # waits for the query vector if it is still being made
 
-    def drawn_in_turn(self, connection: Connection, *, keep: int) -> tuple[SearchHit, ...]:
-        """The first ``keep`` merged hits, every statement on ``connection`` (the caller's transaction) one after
-        the other; the query may still be embedding on another thread while the word list is drawn."""
+    def drawn(self, connection: Connection, *, keep: int) -> tuple[SearchHit, ...]:
+        """The first ``keep`` merged hits; the query may still be embedding on another thread while the word list
+        is drawn."""
         try:
             if self.wants_vector:
                 self._prepare_vector(connection)
@@ -352,28 +345,6 @@ class _Lists:
             return _merged_hits(connection, text_ids, vector_ids, keep=keep)
         except ProgrammingError as exc:
             raise _no_tables(exc) from exc
-
-    def drawn_apart(self, engine: Engine, *, keep: int) -> tuple[SearchHit, ...]:
-        """The first ``keep`` merged hits, the word list drawn on a second connection while this one waits for the
-        query vector and draws the vector list; each list's statement has its own server process, so the two run at
-        once."""
-        if not (self.wants_text and self.wants_vector and _spare_connection(engine)):
-            with engine.begin() as connection:
-                return self.drawn_in_turn(connection, keep=keep)
-        words = _beside(partial(self._text_ids_apart, engine))
-        try:
-            with engine.begin() as connection:
-                self._prepare_vector(connection)
-                vector_ids = self._vector_ids(connection)
-                return _merged_hits(connection, words.result(), vector_ids, keep=keep)
-        except ProgrammingError as exc:
-            raise _no_tables(exc) from exc
-        finally:
-            words.cancel()
-
-    def _text_ids_apart(self, engine: Engine) -> list[int]:
-        with engine.begin() as connection:
-            return self._text_ids(connection)
 
     def _prepare_vector(self, connection: Connection) -> None:
         """Set the HNSW knobs for this transaction and refuse vectors of another model."""
@@ -411,13 +382,6 @@ def _merged_hits(
             skip, batch = skip + batch, batch * 2
 
     return merge_overlapping(hits(), keep=keep)
-
-
-def _spare_connection(engine: Engine) -> bool:
-    """Whether the engine's pool can lend the two connections a search drawn apart takes without going past its
-    size: under load, searches draw their lists in turn rather than take connections other requests wait for."""
-    pool = engine.pool
-    return isinstance(pool, QueuePool) and pool.checkedout() + 2 <= pool.size()
 
 
 def _checked_vector(values: Sequence[float], embedder_name: str) -> list[float]:
