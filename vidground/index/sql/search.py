@@ -65,8 +65,9 @@ MAX_LIMIT = 1000
 # caption score 0.4-0.6 against it, unrelated sentences -0.1-0.2.
 DEFAULT_MIN_SIMILARITY = 0.3
 MERGE_IOU = 0.5
-# HNSW search breadth. benchmarks/search.py (m=16, ef_construction=64, 100k clustered caption vectors): recall@10
-# against exact search 0.84-0.90 at 100, 0.97 at 200 for about 1 ms more; at 1M, 0.59 at 100 and 0.73 at 200.
+# HNSW search breadth. benchmarks/search.py (m=16, ef_construction=64), recall@10 against exact search at 1M
+# segments: 0.90 at 100 and 0.95 at 200 on its varied corpus (p50 6.3 / 9.5 ms for the top 10); 0.73 / 0.78 on its
+# clustered one, whose lost queries a larger ef_search barely finds (0.83 at 800).
 DEFAULT_EF_SEARCH = 200
 # Matches of the words ranked at most. A word that most segments hold gives no order worth the time: the vector
 # list ranks those; names and rare words match fewer and are ranked whole. benchmarks/search.py --text-scans 2000
