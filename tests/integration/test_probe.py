@@ -11,7 +11,7 @@ import pytest
 
 from tests.media import make_rate_change_video, make_sparse_mkv, make_video, vfr_durations_ms
 from vidground.errors import VideoDecodeError
-from vidground.video.probe import is_vfr, probe, pts_to_seconds
+from vidground.video.probe import all_pts_to_seconds, is_vfr, probe, pts_to_seconds
 
 
 def test_cfr_video_facts(cfr_video: Path) -> None:
@@ -248,3 +248,7 @@ def test_pts_to_seconds_is_the_exact_fraction_rounded_once() -> None:
         pts, origin = rng.randint(-(2**40), 2**40), rng.randint(-(2**20), 2**20)
         assert pts_to_seconds(pts, origin, base) == float(Fraction(pts - origin) * base)
     assert pts_to_seconds(1536, 0, Fraction(1, 15360)) == 0.1
+    many = [rng.randrange(-(10**9), 10**12) for _ in range(1000)]
+    assert all_pts_to_seconds(many, 512, Fraction(1001, 30000)) == tuple(
+        pts_to_seconds(p, 512, Fraction(1001, 30000)) for p in many
+    )
