@@ -64,7 +64,14 @@ def _source(name: str | None) -> Source | None:
 
 
 def _search_command(
-    query: Annotated[str, typer.Argument(metavar="QUERY", help="The event to look for, in words.")],
+    query: Annotated[
+        str,
+        typer.Argument(
+            metavar="QUERY",
+            help='The event to look for, in words; "an exact phrase", -excluded words. A query that starts with'
+            ' "-" goes after --: vidground search -- "-kitchen dog".',
+        ),
+    ],
     limit: Annotated[int, typer.Option("--limit", "-n", help="Hits per page (1-1000).")] = 20,
     video: Annotated[int | None, typer.Option("--video", help="Only this video (its id).")] = None,
     source: Annotated[
