@@ -83,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.store = store
     app.state.metrics = metrics
     app.state.embedder = None
+    app.state.query_vectors = None
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(VidgroundError)

@@ -1,7 +1,8 @@
 """``GET /v1/search``: the tenant's indexed videos searched by event query (full text + vectors, fused).
 
 The query is embedded in this process by the configured sentence embedder's NumPy runtime, loaded on the first
-search: the same vectors the workers' torch runtime stores, without torch in the API process.
+search: the same vectors the workers' torch runtime stores, without torch in the API process. Recent queries'
+vectors are kept, so the next page of a search does not embed its query again.
 """
 
 from __future__ import annotations
@@ -14,33 +15,35 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import MAX_ID, CurrentTenant, EngineDep, SettingsDep
 from api.schemas import ErrorPublic, SearchHitPublic, SearchPagePublic
-from vidground.index.embed import Embedder
+from vidground.index.embed import QueryVectors
 from vidground.index.records import Source
 
 router = APIRouter(tags=["search"], responses={401: {"model": ErrorPublic}})
 _embedder_lock = threading.Lock()
 
 
-def get_embedder(request: Request, settings: SettingsDep) -> Embedder:
-    """The app's embedder, made on first use (its weights load on its first ``embed``)."""
+def get_query_vectors(request: Request, settings: SettingsDep) -> QueryVectors:
+    """The app's query embedder behind a cache of recent queries' vectors, made on first use (the weights load on
+    the first query); ``app.state.embedder`` may be set beforehand to embed with another one."""
     with _embedder_lock:
-        if request.app.state.embedder is None:
-            from vidground.index.embed import EmbedderRuntime
-            from vidground.index.embed import get_embedder as make
+        if request.app.state.query_vectors is None:
+            if request.app.state.embedder is None:
+                from vidground.index.embed import EmbedderRuntime, get_embedder
 
-            request.app.state.embedder = make(settings.embedder, runtime=EmbedderRuntime.NUMPY)
-        embedder: Embedder = request.app.state.embedder
-        return embedder
+                request.app.state.embedder = get_embedder(settings.embedder, runtime=EmbedderRuntime.NUMPY)
+            request.app.state.query_vectors = QueryVectors(request.app.state.embedder)
+        query_vectors: QueryVectors = request.app.state.query_vectors
+        return query_vectors
 
 
-EmbedderDep = Annotated[Embedder, Depends(get_embedder)]
+QueryVectorsDep = Annotated[QueryVectors, Depends(get_query_vectors)]
 
 
 @router.get("/v1/search")
 async def search(
     engine: EngineDep,
     tenant: CurrentTenant,
-    embedder: EmbedderDep,
+    query_vectors: QueryVectorsDep,
     q: Annotated[str, Query(min_length=1, max_length=1000, description="The event to look for.")],
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -55,8 +58,8 @@ async def search(
         lambda: run_search(
             engine,
             query=q,
-            query_vector=lambda: embedder.embed([semantic_text(q)])[0],  # made while the word list is drawn
-            embedder_name=embedder.name,
+            query_vector=lambda: query_vectors(semantic_text(q)),  # made while the word list is drawn
+            embedder_name=query_vectors.embedder.name,
             tenant=tenant,
             limit=limit,
             cursor=cursor,

@@ -237,6 +237,16 @@ def test_search_finds_a_caption_of_this_tenant_only(
     assert body["hits"][0]["video_id"] == video.id
     assert body["hits"][0]["text"] == texts[0] and "video_path" not in body["hits"][0]
     assert client.get("/v1/search", headers=globex, params={"q": "bicycle jump"}).json()["hits"] == []
+    # The next page of a search does not embed its query again.
+    app = client.app
+    embedded: list[str] = []
+    real_embed = app.state.embedder.embed  # type: ignore[attr-defined]
+    app.state.embedder.embed = lambda texts: embedded.extend(texts) or real_embed(texts)  # type: ignore[attr-defined]
+    query = {"q": "bicycle or onions", "limit": 1}  # both captions hold a word of it
+    first = client.get("/v1/search", headers=acme, params=query).json()
+    second = client.get("/v1/search", headers=acme, params={**query, "cursor": first["next_cursor"]}).json()
+    assert embedded == ["bicycle or onions"]
+    assert sorted([first["hits"][0]["text"], second["hits"][0]["text"]]) == sorted(texts)
     # An exclusion is not embedded: "-bicycle" finds only what lacks the word, not its nearest meaning (the bicycle).
     excluded = client.get("/v1/search", headers=acme, params={"q": "-bicycle"}).json()["hits"]
     assert [(h["text"], h["signals"]) for h in excluded] == [(texts[1], ["text"])]

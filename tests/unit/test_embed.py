@@ -7,6 +7,7 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,33 @@ def test_numpy_runtime_leaves_the_blas_threads_as_it_found_them() -> None:
     before = blas_threads()
     get_embedder(MINILM_NAME, runtime=EmbedderRuntime.NUMPY).embed(["a person opens a door"])
     assert blas_threads() == before
+
+
+class _CountingEmbedder:
+    """A stand-in embedder for the cache's logic alone: a text's vector is its length, and calls are counted."""
+
+    name = "counting"
+    dim = 1
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        self.calls.append(list(texts))
+        return [[float(len(t))] for t in texts]
+
+
+def test_query_vectors_embed_a_query_once_and_forget_the_least_recent() -> None:
+    from vidground.index.embed import QueryVectors
+
+    counting = _CountingEmbedder()
+    vectors = QueryVectors(counting, size=2)
+    assert vectors("dog") == [3.0] and vectors("dog") == [3.0] and counting.calls == [["dog"]]
+    vectors("a cat")
+    vectors("dog")  # now the most recent, so "a cat" goes when a third comes
+    vectors("horse")
+    vectors("dog")
+    vectors("a cat")
+    assert counting.calls == [["dog"], ["a cat"], ["horse"], ["a cat"]]
+    with pytest.raises(ConfigError, match="at least 1"):
+        QueryVectors(counting, size=0)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from enum import StrEnum
 from pathlib import Path
@@ -256,3 +257,36 @@ def get_embedder(name: str, *, runtime: EmbedderRuntime = EmbedderRuntime.TORCH)
     if factory is None:
         raise ConfigError(f"embedder {name!r} has no {runtime} runtime; it has: {', '.join(sorted(runtimes))}")
     return factory()
+
+
+class QueryVectors:
+    """The vectors of recent queries, so that the next page of a search, or the same search again, does not embed
+    its query again (one short query costs ~10 ms of a core). Thread-safe; the least recently used go first.
+
+    Args:
+        embedder: what makes a vector on a miss.
+        size: queries kept (384 floats each: ~1,000 queries take ~13 MB as Python floats).
+    """
+
+    def __init__(self, embedder: Embedder, *, size: int = 1000) -> None:
+        if size < 1:
+            raise ConfigError(f"query vector cache size must be at least 1, got {size}")
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, text: str) -> list[float]:
+        """The embedding of ``text`` (``embedder.embed([text])[0]``), from the cache when it was made before."""
+        with self._lock:
+            vector = self._vectors.get(text)
+            if vector is not None:
+                self._vectors.move_to_end(text)
+                return vector
+        vector = self.embedder.embed([text])[0]  # outside the lock: other queries are served meanwhile
+        with self._lock:
+            self._vectors[text] = vector
+            self._vectors.move_to_end(text)
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return vector
