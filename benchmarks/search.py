@@ -45,8 +45,8 @@ Usage: python benchmarks/search.py --pg-dir /tmp/vg-search-bench [--corpus varie
                                    [--queries 200] [--exact-queries 200] [--templates 3000] [--noise 0.02]
                                    [--seed 0] [--keep | --reuse]
                                    [--ef-search 40 200 400] [--torch-threads 1] [--shared-buffers 2GB]
-Templates are embedded with the torch runtime of ``vidground.index.embed`` (as workers do), queries with its NumPy
-runtime (as the API and ``vidground search`` do).
+Templates are embedded with the torch runtime of ``vidground.index.embed`` (as workers do), queries with the runtime
+the API and ``vidground search`` use (``query_runtime()``: ONNX Runtime, NumPy without it).
 """
 
 from __future__ import annotations
@@ -244,11 +244,11 @@ def make_queries(rng: random.Random, n: int, subtitles: Sequence[str], vocabular
 
 
 def load_embedders() -> tuple[Any, Any]:
-    """The torch embedder for the template sentences (bulk, as workers embed) and the NumPy one for queries (as the
-    API and ``vidground search`` embed them): the same vectors."""
-    from vidground.index.embed import EmbedderRuntime, get_embedder
+    """The torch embedder for the template sentences (bulk, as workers embed) and the query one of the API and
+    ``vidground search`` (ONNX Runtime, NumPy without it): the same vectors."""
+    from vidground.index.embed import get_embedder, query_runtime
 
-    return get_embedder(MODEL), get_embedder(MODEL, runtime=EmbedderRuntime.NUMPY)
+    return get_embedder(MODEL), get_embedder(MODEL, runtime=query_runtime())
 
 
 def embed_many(embedder: Any, texts: Sequence[str], batch: int = 64) -> np.ndarray:

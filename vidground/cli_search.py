@@ -135,10 +135,11 @@ def _search_command(
 
 
 def _load_embedder(name: str) -> Any:
-    """The query embedder: NumPy runtime, one query needs no torch (same vectors as the torch rows it searches)."""
-    from vidground.index.embed import EmbedderRuntime, get_embedder
+    """The query embedder: ONNX Runtime (NumPy without it), one query needs no torch (same vectors as the torch
+    rows it searches)."""
+    from vidground.index.embed import get_embedder, query_runtime
 
-    return get_embedder(name, runtime=EmbedderRuntime.NUMPY)
+    return get_embedder(name, runtime=query_runtime())
 
 
 def _engine(settings: Settings) -> Engine:

