@@ -85,7 +85,8 @@ def build_model(weights: Any) -> bytes:
 
     # Padding keys get -1e9 before the softmax, as BERT's own mask does: (1 - mask) x -1e9, shaped (B, 1, 1, T).
     keep = node("Cast", ["mask"], "mask_float", to=TensorProto.FLOAT)
-    dropped = node("Sub", [const("f_one", 1.0), keep], "mask_dropped")
+    one = const("f_one", 1.0)
+    dropped = node("Sub", [one, keep], "mask_dropped")
     key_bias = node("Mul", [dropped, const("masked", -1e9)], "key_bias_flat")
     key_bias = node("Unsqueeze", [key_bias, const("bias_axes", [1, 2], np.int64)], "key_bias")
     scale = const("scale", 1.0 / math.sqrt(head))
@@ -109,8 +110,8 @@ def build_model(weights: Any) -> bytes:
         h = layer_norm(node("Add", [h, attended], f"l{i}_res1"), f"{p}attention.output.LayerNorm", f"l{i}_h1")
         inner = linear(h, f"{p}intermediate.dense", f"l{i}_inner")
         erf = node("Erf", [node("Mul", [inner, inv_sqrt2], f"l{i}_inner_scaled")], f"l{i}_erf")
-        gelu = node("Mul", [node("Mul", [inner, half], f"l{i}_half"), node("Add", [erf, const(f"l{i}_one", 1.0)],
-                                                                            f"l{i}_erf1")], f"l{i}_gelu")  # fmt: skip
+        halved = node("Mul", [inner, half], f"l{i}_half")
+        gelu = node("Mul", [halved, node("Add", [erf, one], f"l{i}_erf1")], f"l{i}_gelu")
         out = linear(gelu, f"{p}output.dense", f"l{i}_out")
         h = layer_norm(node("Add", [h, out], f"l{i}_res2"), f"{p}output.LayerNorm", f"l{i}_h2")
     nodes.append(helper.make_node("Identity", [h], ["hidden"], name="hidden"))
