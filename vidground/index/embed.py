@@ -284,7 +284,8 @@ def get_embedder(name: str, *, runtime: EmbedderRuntime = EmbedderRuntime.TORCH)
 
 class QueryVectors:
     """The vectors of recent queries, so that the next page of a search, or the same search again, does not embed
-    its query again (one short query costs ~10 ms of a core). Thread-safe; the least recently used go first.
+    its query again (one short query costs 5-13 ms of a core, by runtime). Thread-safe; the least recently used go
+    first.
 
     Args:
         embedder: what makes a vector on a miss.
